@@ -1,0 +1,1 @@
+"""experience_apis tier: see DESIGN.md §1."""

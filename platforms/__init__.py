@@ -1,0 +1,1 @@
+"""platforms tier: see DESIGN.md §1."""

@@ -1,0 +1,1 @@
+"""flow tier: see DESIGN.md §1."""

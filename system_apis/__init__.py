@@ -1,0 +1,1 @@
+"""system_apis tier: see DESIGN.md §1."""

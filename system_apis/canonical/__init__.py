@@ -1,0 +1,1 @@
+"""canonical tier: see DESIGN.md §1."""

@@ -1,0 +1,1 @@
+"""connectors tier: see DESIGN.md §1."""

@@ -1,0 +1,93 @@
+"""Fixtures shared by the whole suite.
+
+Every test that touches storage runs twice: on a fresh SQLite file and on a fresh PostgreSQL
+database (``backend`` fixture). PostgreSQL is reached at ``FINRAIL_TEST_PG`` (default
+``postgresql+asyncpg://postgres@127.0.0.1:5432``); Redis at ``FINRAIL_TEST_REDIS`` (default
+``redis://127.0.0.1:6379/15``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.migrations import upgrade_sync
+from gateway.storage import create_engine
+from policies.tables import metadata
+
+PG_SERVER = os.environ.get("FINRAIL_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("FINRAIL_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "finrail.db"
+    upgrade_sync(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test session, dropped at the end."""
+    import asyncio
+
+    name = f"finrail_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        engine = create_engine(f"{PG_SERVER}/postgres", pool_size=1)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(sql)
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_SERVER}/{name}"
+    upgrade_sync(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty, migrated database: a fresh SQLite file, or the session's PostgreSQL
+    database emptied before the test."""
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "finrail.db"
+        path.parent.mkdir()
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("pg_database")
+    import asyncio
+
+    async def truncate() -> None:
+        engine = create_engine(url, pool_size=1)
+        async with engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            await conn.execute(sa.text(f"TRUNCATE {names}"))
+        await engine.dispose()
+
+    asyncio.run(truncate())
+    yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test's database."""
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database reserved for tests (flushed by the tests that use it)."""
+    return REDIS_URL
