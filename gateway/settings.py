@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from policies.chain import POLICY_ORDER
 from policies.config import (
     AuditConfig,
     AuthConfig,
@@ -140,6 +141,15 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         node[path[-1]] = _env_value(raw)
 
 
+def _merge(target: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    for key, value in changes.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            _merge(current, value)
+        else:
+            target[key] = value
+
+
 def _describe(error: msgspec.ValidationError) -> str:
     message = str(error)
     if " - at `$." in message:
@@ -177,9 +187,7 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
     _apply_env(data, environ)
-    for key, value in overrides.items():
-        if value is not None:
-            data[key] = value
+    _merge(data, {key: value for key, value in overrides.items() if value is not None})
     try:
         settings = msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -205,6 +213,11 @@ def _check(settings: Settings) -> None:
             (f"throttling.tiers.{tier}", value) for tier, value in settings.throttling.tiers.items())]:
         _check_rate(name, limit)
     for api, config in settings.apis.items():
+        unknown = set(config.enabled or ()) - set(POLICY_ORDER)
+        if unknown:
+            raise SettingsError(
+                f"setting apis.{api}.enabled: unknown policies {sorted(unknown)}; known: {', '.join(POLICY_ORDER)}"
+            )
         if config.rate:
             _check_rate(f"apis.{api}.rate", config.rate)
         for route, route_config in config.routes.items():

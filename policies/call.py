@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.types import Scope
+from litestar.types import Receive, Scope
 
 from policies.config import ThreatConfig
 
@@ -75,6 +75,8 @@ class RoutePolicy:
     """Extra per-client limits of this API and route, in ``limits`` notation."""
     threat: ThreatConfig
     """Threat limits in force."""
+    media_types: tuple[str, ...] = ("application/json",)
+    """Request body media types the route decodes."""
 
     @property
     def key(self) -> str:
@@ -88,6 +90,7 @@ class Call:
 
     scope: Scope
     route: RoutePolicy
+    receive: Receive | None = None
     correlation_id: str = ""
     traceparent: str | None = None
     started: float = field(default_factory=time.perf_counter)

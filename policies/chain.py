@@ -18,7 +18,7 @@ audit policy record calls that an earlier policy rejected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +76,13 @@ class ApiIdentity:
     """Gateway-wide threat limits (the API's own override wins)."""
 
 
-def resolve_route(api: ApiIdentity, handler: Any, method: str) -> RoutePolicy:
-    """Merge a handler's declaration with the settings into its :class:`RoutePolicy`."""
+def resolve_route(api: ApiIdentity, handler: Any, method: str, template: str) -> RoutePolicy:
+    """Merge a handler's declaration with the settings into its :class:`RoutePolicy`.
+
+    Raises:
+        LookupError: The handler declares neither scopes nor that it is public.
+    """
     declared = handler.opt.get(OPT_KEY)
-    template = sorted(handler.paths)[0] if handler.paths else "/"
     if declared is None:
         raise LookupError(f"route {method} {template} declares no scopes (use governed() or public())")
     key = f"{method} {template}"
@@ -105,6 +108,15 @@ def resolve_route(api: ApiIdentity, handler: Any, method: str) -> RoutePolicy:
         effect=bool(declared.get("effect")),
         rates=rates,
         threat=threat,
+        media_types=_media_types(handler),
+    )
+
+
+def _media_types(handler: Any) -> tuple[str, ...]:
+    data = handler.parsed_fn_signature.parameters.get("data")
+    media_type = getattr(getattr(data, "kwarg_definition", None), "media_type", None)
+    return (str(media_type.value if hasattr(media_type, "value") else media_type),) if media_type else (
+        "application/json",
     )
 
 
@@ -113,25 +125,29 @@ class PolicyMiddleware(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, api: ApiIdentity, policies: Sequence[Policy]) -> None:
+    def __init__(
+        self,
+        api: ApiIdentity,
+        policies: Sequence[Policy],
+        observe: Callable[[Call], None] | None = None,
+    ) -> None:
         self.api = api
+        self.observe = observe
         self.policies = tuple(policies)
         self.reversed = tuple(reversed(self.policies))
-        self._routes: dict[tuple[int, str], RoutePolicy] = {}
+        self._routes: dict[tuple[str, str], RoutePolicy] = {}
 
     def route_for(self, scope: Scope) -> RoutePolicy:
         """The resolved policy of the route handling ``scope`` (resolved once, then cached)."""
-        handler = scope["route_handler"]
-        method = scope["method"]
-        key = (id(handler), method)
+        key = (scope["method"], scope["path_template"])
         route = self._routes.get(key)
         if route is None:
-            route = self._routes[key] = resolve_route(self.api, handler, method)
+            route = self._routes[key] = resolve_route(self.api, scope["route_handler"], *key)
         return route
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Run the chain for one HTTP request."""
-        call = Call(scope=scope, route=self.route_for(scope))
+        call = Call(scope=scope, route=self.route_for(scope), receive=receive)
         scope.setdefault("state", {})[CALL_STATE_KEY] = call
         sent_final = False
 
@@ -179,6 +195,8 @@ class PolicyMiddleware(ASGIMiddleware):
                     await policy.on_finish(call)
                 except Exception:
                     logger.exception("policy %s failed to finish a call", policy.name)
+            if self.observe is not None:
+                self.observe(call)
 
     @staticmethod
     def _receive(call: Call, receive: Receive) -> Receive:

@@ -1,0 +1,168 @@
+"""Assembly: builds every API of the catalog as its own Litestar app and mounts it.
+
+The gateway itself is a small ASGI router: it owns the process lifecycle (migrations, policy
+services, audit flush on shutdown) and hands each request to the API mounted under the
+longest matching prefix. Each API app carries the policy chain, its own OpenAPI document and
+its own error handling, so any of them could also be deployed alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Router, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from gateway.catalog import ApiDescriptor, BuildContext, Catalog
+from gateway.migrations import upgrade
+from gateway.openapi import govern_document
+from gateway.registry import default_catalog
+from gateway.settings import Settings, load_settings
+from gateway.storage import create_engine
+from policies.build import build_chain
+from policies.call import public
+from policies.chain import ApiIdentity
+from policies.problems import PROBLEM_JSON, Problem, exception_handlers
+from policies.services import PolicyServices
+
+__all__ = ["Gateway", "build_api", "create_app"]
+
+logger = logging.getLogger("finrail.gateway")
+
+
+def _document_route(api: ApiDescriptor, app_ref: list[Litestar]) -> Any:
+    cached: list[bytes] = []
+
+    @get(api.document_path, opt=public("openapi"), include_in_schema=False, media_type="application/json",
+         sync_to_thread=False)
+    def document() -> bytes:
+        """The governed OpenAPI document of this API."""
+        if not cached:
+            cached.append(msgspec.json.encode(govern_document(app_ref[0], api)))
+        return cached[0]
+
+    return document
+
+
+def build_api(api: ApiDescriptor, context: BuildContext, services: PolicyServices) -> Litestar:
+    """One API as a Litestar app with the policy chain, error handling and its document.
+
+    Args:
+        api: The catalog entry.
+        context: Settings and catalog, for the API's route factory.
+        services: Shared policy services of the process.
+
+    Returns:
+        The API's app; the gateway mounts it under ``api.prefixes``.
+    """
+    settings = context.settings
+    chain = build_chain(ApiIdentity(api.name, api.major, settings.policy_for(api.name), settings.threat), services)
+    app_ref: list[Litestar] = []
+    hidden = f"/_litestar/{api.name}/v{api.major}"
+    app = Litestar(
+        route_handlers=[*api.routes(context), _document_route(api, app_ref)],
+        middleware=[chain],
+        exception_handlers=exception_handlers,
+        dependencies={
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "catalog": Provide(lambda: context.catalog, use_cache=True, sync_to_thread=False),
+        },
+        openapi_config=OpenAPIConfig(
+            title=f"Finrail {api.name} API",
+            version=f"{api.major}.0.0",
+            description=api.summary,
+            path=hidden,
+            openapi_router=Router(path=hidden, route_handlers=[], include_in_schema=False, opt=public()),
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    app_ref.append(app)
+    return app
+
+
+class Gateway:
+    """The root ASGI app: lifecycle plus routing by prefix to the mounted APIs."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, services: PolicyServices) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.services = services
+        context = BuildContext(settings=settings, catalog=catalog)
+        self.apis: dict[str, Litestar] = {}
+        mounts: list[tuple[str, ASGIApp]] = []
+        for api in catalog:
+            app = build_api(api, context, services)
+            self.apis[api.key] = app
+            mounts.extend((prefix.rstrip("/"), app) for prefix in api.prefixes)
+        self.mounts: Sequence[tuple[str, ASGIApp]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path = scope.get("path", "")
+        for prefix, app in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                await app(scope, receive, send)
+                return
+        if scope["type"] == "http":
+            body = Problem(404, f"no API is mounted at {path}; see /admin/v1/catalog").encode(path)
+            await send({"type": "http.response.start", "status": 404, "headers": [
+                (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+    async def startup(self) -> None:
+        """Migrate (embedded default) and start the policy services."""
+        if self.settings.storage.auto_migrate:
+            await upgrade(self.settings.database_url)
+        await self.services.start()
+        logger.info("finrail started", extra={"apis": [api.name for api in self.catalog]})
+
+    async def shutdown(self) -> None:
+        """Flush the audit trail and close connections."""
+        await self.services.close()
+        await self.services.engine.dispose()
+        logger.info("finrail stopped")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> Gateway:
+    """The whole gateway for ``settings`` (read from the file and environment when not given).
+
+    Nothing is opened until the ASGI lifespan starts it (or :meth:`Gateway.startup`).
+    """
+    settings = settings or load_settings()
+    catalog = catalog or default_catalog()
+    engine = create_engine(settings.database_url, pool_size=settings.storage.pool_size)
+    services = PolicyServices.create(
+        engine,
+        auth=settings.auth,
+        throttling=settings.throttling,
+        idempotency=settings.idempotency,
+        audit=settings.audit,
+    )
+    return Gateway(settings, catalog, services)

@@ -1,0 +1,60 @@
+"""The catalog Finrail ships with: every API the gateway mounts, in one list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.admin import ADMIN_SCOPES, admin_routes
+from gateway.catalog import ApiDescriptor, BuildContext, Catalog
+
+__all__ = ["default_catalog"]
+
+
+def _identity_routes(context: BuildContext) -> list[Any]:
+    from gateway.identity import identity_handlers
+
+    return list(identity_handlers)
+
+
+def _ops_routes(context: BuildContext) -> list[Any]:
+    from gateway.ops import ops_handlers
+
+    return list(ops_handlers)
+
+
+def default_catalog() -> Catalog:
+    """The catalog of this release."""
+    return Catalog(
+        apis=(
+            ApiDescriptor(
+                name="identity",
+                tier="gateway",
+                major=1,
+                owner="platform",
+                summary="OAuth2 client-credentials tokens (RFC 9068 JWTs), JWKS, introspection and metadata.",
+                prefixes=("/oauth", "/.well-known"),
+                scopes={"identity:introspect": "Introspect access tokens (RFC 7662)."},
+                routes=_identity_routes,
+            ),
+            ApiDescriptor(
+                name="admin",
+                tier="gateway",
+                major=1,
+                owner="platform",
+                summary="Clients, the audit trail and the API catalog.",
+                prefixes=("/admin/v1",),
+                scopes=ADMIN_SCOPES,
+                routes=admin_routes,
+            ),
+            ApiDescriptor(
+                name="ops",
+                tier="gateway",
+                major=1,
+                owner="platform",
+                summary="Liveness, readiness and Prometheus metrics.",
+                prefixes=("/health", "/metrics"),
+                scopes={},
+                routes=_ops_routes,
+            ),
+        )
+    )
