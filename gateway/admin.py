@@ -4,7 +4,8 @@ Every change here commits together with its audit record (before and after), in 
 transaction; secrets are shown once, in the answer that creates them, and never audited.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the request Structs are built per catalog inside
+# admin_routes(), and Litestar and msgspec must see their real types, not strings.
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -69,7 +70,7 @@ class AuditPage(msgspec.Struct, frozen=True):
     """Pass as ``after`` for the next page; null on the last page."""
 
 
-def clientclient_view(record: ClientRecord) -> ClientView:
+def client_view(record: ClientRecord) -> ClientView:
     return ClientView(
         client_id=record.client_id,
         name=record.name,

@@ -16,6 +16,7 @@ is queued, so a clean shutdown loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections import deque
@@ -119,7 +120,9 @@ def record_hash(record: AuditRecord) -> str:
 
     Canonical JSON is msgspec's encoding with sorted keys; datetimes are ISO 8601 UTC.
     """
-    fields = {name: value for name, value in msgspec.structs.asdict(record).items() if name not in _HASHED_OUT}
+    fields = {
+        name: value for name, value in msgspec.structs.asdict(record).items() if name not in _HASHED_OUT
+    }
     fields["recorded_at"] = record.recorded_at.astimezone(UTC)
     return hashlib.sha256(record.prev_hash.encode() + _canonical_encoder.encode(fields)).hexdigest()
 
@@ -303,10 +306,8 @@ class AuditLog:
 
     async def _run(self) -> None:
         while not self._closing:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
             if not self._pending:
                 continue
@@ -346,12 +347,9 @@ class AuditLog:
         Short transactions matter on SQLite, where every transaction holds the write lock.
         """
         while True:
+            page = query.where(audit_records.c.seq > after_seq).order_by(audit_records.c.seq).limit(_CHUNK)
             async with self.engine.begin() as conn:
-                rows = (
-                    await conn.execute(
-                        query.where(audit_records.c.seq > after_seq).order_by(audit_records.c.seq).limit(_CHUNK)
-                    )
-                ).all()
+                rows = (await conn.execute(page)).all()
             if not rows:
                 return
             chunk = [_from_row(row) for row in rows]
@@ -381,7 +379,8 @@ class AuditLog:
                 if record.seq != expected_seq:
                     return _broken(count - 1, expected_seq, f"record {expected_seq} is missing")
                 if record.prev_hash != prev_hash:
-                    return _broken(count - 1, record.seq, f"record {record.seq} does not link to its predecessor")
+                    reason = f"record {record.seq} does not link to its predecessor"
+                    return _broken(count - 1, record.seq, reason)
                 if record_hash(record) != record.hash:
                     return _broken(count - 1, record.seq, f"record {record.seq} was altered")
                 prev_hash = record.hash
@@ -398,10 +397,9 @@ class AuditLog:
         return VerifyResult(ok=True, records=count, first_broken_seq=None, reason="ok")
 
     async def _first_seq_after(self, seq: int) -> int | None:
+        query = sa.select(sa.func.min(audit_records.c.seq)).where(audit_records.c.seq > seq)
         async with self.engine.begin() as conn:
-            value = (
-                await conn.execute(sa.select(sa.func.min(audit_records.c.seq)).where(audit_records.c.seq > seq))
-            ).scalar()
+            value = (await conn.execute(query)).scalar()
         return None if value is None else int(value)
 
     @staticmethod
@@ -423,7 +421,9 @@ class AuditLog:
             query = query.where(audit_records.c.correlation_id == correlation_id)
         return query
 
-    async def export(self, out: TextIO, *, since: datetime | None = None, until: datetime | None = None) -> int:
+    async def export(
+        self, out: TextIO, *, since: datetime | None = None, until: datetime | None = None
+    ) -> int:
         """Write records recorded in ``[since, until)`` to ``out`` as JSON lines, in seq order.
 
         Returns:

@@ -230,10 +230,10 @@ def _visible(text: str, *, allow_space: bool) -> bool:
 
 
 def parse_key(value: str) -> str:
-    """The key carried by an ``Idempotency-Key`` header value.
+    r"""The key carried by an ``Idempotency-Key`` header value.
 
     The draft makes the field a structured-field string (RFC 8941 §3.3.3: ``"abc"``, with
-    ``\\"`` and ``\\\\`` escapes); many clients send the bare value (``abc``), so both are
+    ``\"`` and ``\\`` escapes); many clients send the bare value (``abc``), so both are
     accepted and name the same key.
 
     Raises:
@@ -313,7 +313,7 @@ class Idempotency(Policy):
         path = scope["path"]
         if scope.get("query_string"):
             path += "?" + scope["query_string"].decode("latin-1")
-        method = scope["method"]
+        method = call.route.method
         client = call.client_id or ""
         claim = await self.store.begin(client, key, method, path, fingerprint(method, path, body))
         if claim.state is ClaimState.NEW:

@@ -302,7 +302,7 @@ class TokenService:
             raise AuthenticationFailed("unsigned tokens (alg none) are not accepted")
         if alg not in ACCEPTED_ALGORITHMS:
             shown = alg if alg.isascii() and alg.isalnum() and len(alg) <= 16 else "this algorithm"
-            raise AuthenticationFailed(f"tokens signed with {shown} are not accepted; sign with an asymmetric key")
+            raise AuthenticationFailed(f"tokens signed with {shown} are not accepted; use an asymmetric key")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES:
             raise AuthenticationFailed("the token is not an access token: its typ header must be at+jwt")
