@@ -7,19 +7,20 @@ transaction; secrets are shown once, in the answer that creates them, and never 
 # No `from __future__ import annotations`: the request Structs are built per catalog inside
 # admin_routes(), and Litestar and msgspec must see their real types, not strings.
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import Parameter
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from gateway.catalog import BuildContext, Catalog, CatalogEntry
+from gateway.catalog import BuildContext, CatalogEntry
+from gateway.dependencies import CatalogDependency, Services
 from policies.audit import AuditRecord
 from policies.call import current_call, governed
 from policies.clients import ClientRecord
-from policies.problems import Problem
-from policies.services import PolicyServices
+from policies.problems import Problem, ProblemDocument
 
 __all__ = ["ADMIN_SCOPES", "AuditPage", "ClientPage", "ClientView", "admin_routes", "client_view"]
 
@@ -30,7 +31,7 @@ ADMIN_SCOPES = {
     "admin:catalog:read": "Read the API catalog.",
 }
 
-ClientId = Annotated[str, Parameter(description="Client id.", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ClientId = Annotated[str, PathParameter(description="Client id.", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class ClientView(msgspec.Struct, frozen=True):
@@ -82,6 +83,20 @@ def client_view(record: ClientRecord) -> ClientView:
     )
 
 
+def _instant(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 time from a query parameter; a number or a time without zone is refused."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value.upper():
+        raise Problem(400, f"query.{name}: give an RFC 3339 time with a zone, e.g. 2026-01-01T00:00:00Z",
+                      kind="validation", title="Invalid request")
+    return moment.astimezone(UTC)
+
+
 def admin_routes(context: BuildContext) -> list[Any]:
     """The admin API's handlers; scope and tier enums come from the catalog and settings."""
     scope_names = tuple(sorted(context.catalog.scopes))
@@ -114,10 +129,10 @@ def admin_routes(context: BuildContext) -> list[Any]:
 
     @get("/admin/v1/clients", opt=governed("admin:clients:read", operation="list_clients"))
     async def list_clients(
-        services: PolicyServices,
-        status: Annotated[Literal["active", "disabled"] | None, Parameter(query="status")] = None,
-        after: Annotated[str | None, Parameter(query="after", max_length=64)] = None,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=200)] = 50,
+        services: Services,
+        status: Annotated[Literal["active", "disabled"] | None, QueryParameter()] = None,
+        after: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> ClientPage:
         """List clients, ordered by id, one page at a time."""
         records = await services.clients.list(status=status, after=after, limit=limit + 1)
@@ -126,7 +141,7 @@ def admin_routes(context: BuildContext) -> list[Any]:
         return ClientPage(items=items, next_cursor=items[-1].client_id if more else None)
 
     @get("/admin/v1/clients/{client_id:str}", opt=governed("admin:clients:read", operation="get_client"))
-    async def get_client(services: PolicyServices, client_id: ClientId) -> ClientView:
+    async def get_client(services: Services, client_id: ClientId) -> ClientView:
         """One client."""
         record = await services.clients.get(client_id)
         if record is None:
@@ -138,7 +153,7 @@ def admin_routes(context: BuildContext) -> list[Any]:
         status_code=201,
         opt=governed("admin:clients:write", effect=True, operation="create_client"),
     )
-    async def create_client(request: Request[Any, Any, Any], services: PolicyServices, data: ClientCreate) -> ClientCredentials:
+    async def create_client(request: Request[Any, Any, Any], services: Services, data: JSONBody[ClientCreate]) -> ClientCredentials:
         """Register a client; the answer holds its secret, shown this once."""
         call = current_call(request.scope)
         async with services.engine.begin() as conn:
@@ -155,7 +170,7 @@ def admin_routes(context: BuildContext) -> list[Any]:
         status_code=200,
         opt=governed("admin:clients:write", effect=True, operation="rotate_client_secret"),
     )
-    async def rotate_client(request: Request[Any, Any, Any], services: PolicyServices, client_id: ClientId) -> ClientCredentials:
+    async def rotate_client(request: Request[Any, Any, Any], services: Services, client_id: ClientId) -> ClientCredentials:
         """Replace a client's secret; the old one stops working at once."""
         call = current_call(request.scope)
         call.resource_ids["client_id"] = client_id
@@ -176,11 +191,16 @@ def admin_routes(context: BuildContext) -> list[Any]:
         "/admin/v1/clients/{client_id:str}/disable",
         status_code=200,
         opt=governed("admin:clients:write", operation="disable_client"),
+        responses={409: ResponseSpec(ProblemDocument, description="The caller tried to disable itself.",
+                                     media_type="application/problem+json")},
     )
-    async def disable_client(request: Request[Any, Any, Any], services: PolicyServices, client_id: ClientId) -> ClientView:
+    async def disable_client(request: Request[Any, Any, Any], services: Services, client_id: ClientId) -> ClientView:
         """Disable a client: no new tokens, and its current tokens stop working."""
         call = current_call(request.scope)
         call.resource_ids["client_id"] = client_id
+        if client_id == call.client_id:
+            raise Problem(409, "a client cannot disable itself; disable it with another client or the CLI",
+                          kind="self-disable")
         async with services.engine.begin() as conn:
             before = await services.clients.get(client_id, conn=conn)
             record = await services.clients.disable(client_id, conn=conn) if before else None
@@ -195,28 +215,27 @@ def admin_routes(context: BuildContext) -> list[Any]:
 
     @get("/admin/v1/audit", opt=governed("admin:audit:read", operation="query_audit"))
     async def query_audit(
-        services: PolicyServices,
-        since: Annotated[datetime | None, Parameter(query="since", description="Earliest time (inclusive).")] = None,
-        until: Annotated[datetime | None, Parameter(query="until", description="Latest time (exclusive).")] = None,
-        client_id: Annotated[str | None, Parameter(query="client_id", max_length=64)] = None,
-        correlation_id: Annotated[str | None, Parameter(query="correlation_id", max_length=128)] = None,
-        after: Annotated[int | None, Parameter(query="after", ge=0)] = None,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=500)] = 100,
+        services: Services,
+        since: Annotated[str | None, QueryParameter(description="Earliest time, inclusive (RFC 3339).",
+                                               schema_extra={"format": "date-time"})] = None,
+        until: Annotated[str | None, QueryParameter(description="Latest time, exclusive (RFC 3339).",
+                                               schema_extra={"format": "date-time"})] = None,
+        client_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        correlation_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        after: Annotated[int, QueryParameter(ge=0, description="Cursor: the last seq seen.")] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
         """Audit records, filtered, in sequence order, one page at a time."""
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise Problem(400, f"query.{name}: give a time zone, e.g. 2026-01-01T00:00:00Z", kind="validation")
         records = await services.audit.query(
-            since=since, until=until, client_id=client_id, correlation_id=correlation_id,
-            after_seq=after, limit=limit + 1,
+            since=_instant("since", since), until=_instant("until", until), client_id=client_id,
+            correlation_id=correlation_id, after_seq=after or None, limit=limit + 1,
         )
         more = len(records) > limit
         items = records[:limit]
         return AuditPage(items=items, next_cursor=items[-1].seq if more else None)
 
     @get("/admin/v1/catalog", opt=governed("admin:catalog:read", operation="read_catalog"))
-    async def read_catalog(catalog: Catalog) -> list[CatalogEntry]:
+    async def read_catalog(catalog: CatalogDependency) -> list[CatalogEntry]:
         """Every API Finrail serves, by tier, with version, owner, status and scopes."""
         return catalog.entries()
 

@@ -27,7 +27,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 
-from gateway.catalog import Catalog
+from gateway.dependencies import CatalogDependency, Services
 from policies.call import current_call, governed, public
 from policies.problems import PROBLEM_JSON, Problem, ProblemDocument, problem_response
 from policies.services import PolicyServices
@@ -172,8 +172,8 @@ class JsonWebKey(msgspec.Struct, frozen=True, omit_defaults=True):
     """Key type: ``EC`` or ``RSA``."""
     kid: str
     """Key id; access tokens name it in their header."""
-    use: str = "sig"
-    """Always ``sig``."""
+    use: Literal["sig"]
+    """Always ``sig``: the keys verify signatures."""
     alg: str | None = None
     """Algorithm the key signs with: ``ES256`` or ``RS256``."""
     crv: str | None = None
@@ -290,7 +290,7 @@ _FORM = Body(media_type=RequestEncodingType.URL_ENCODED, title="Token request")
 async def token(
     request: Request[Any, Any, Any],
     data: Annotated[TokenRequest, _FORM],
-    services: PolicyServices,
+    services: Services,
 ) -> Response[IssuedToken]:
     """Issue an access token to a client that proves its identity with its secret."""
     rate = services.tokens.config.token_endpoint_rate
@@ -349,7 +349,7 @@ async def token(
 )
 async def introspect(
     data: Annotated[IntrospectionRequest, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    services: PolicyServices,
+    services: Services,
 ) -> IntrospectionResponse:
     """Tell a resource server whether a token is active, and what it grants."""
     if data.token is None:
@@ -365,7 +365,7 @@ async def introspect(
     tags=["identity"],
     sync_to_thread=False,
 )
-def jwks(services: PolicyServices) -> JsonWebKeySet:
+def jwks(services: Services) -> JsonWebKeySet:
     """The published keys, so that any resource server can verify tokens offline."""
     return msgspec.convert(services.keys.jwks(), JsonWebKeySet)
 
@@ -377,7 +377,7 @@ def jwks(services: PolicyServices) -> JsonWebKeySet:
     tags=["identity"],
     sync_to_thread=False,
 )
-def metadata(services: PolicyServices, catalog: Catalog) -> AuthorizationServerMetadata:
+def metadata(services: Services, catalog: CatalogDependency) -> AuthorizationServerMetadata:
     """Where the endpoints are and what they support, for clients that discover them."""
     issuer = services.tokens.config.issuer
     base = issuer.rstrip("/")

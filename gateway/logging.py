@@ -26,9 +26,11 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 """Loggers uvicorn writes to; they propagate to the root handler instead of their own."""
 
 _RECORD_FIELDS = frozenset(
-    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}
 )
-"""Attributes every record has; anything else on a record came from ``extra=`` and is logged."""
+"""Attributes every record has (and uvicorn's ANSI-coloured copy of the message); anything
+else on a record came from ``extra=`` and is logged."""
 
 _encoder = msgspec.json.Encoder(enc_hook=str)
 

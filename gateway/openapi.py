@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
@@ -52,7 +53,15 @@ _IDEMPOTENCY_KEY = {
         "Unique key of this operation (draft-ietf-httpapi-idempotency-key-header), quoted or bare. "
         "Retrying with the same key and body replays the first answer with `Idempotent-Replayed: true`."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": '^"?[\\x21\\x23-\\x7e]+"?$'},
+    # Exactly what policies.idempotency.parse_key accepts: a bare visible-ASCII token not
+    # starting with a quote, or an RFC 8941 string (escapes \" and \\), 1 to 255 characters.
+    "schema": {
+        "type": "string",
+        "pattern": (
+            '^(?:[\\x21\\x23-\\x7e][\\x21-\\x7e]{0,254}'
+            '|"(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\[\\x22\\x5c]){1,255}")$'
+        ),
+    },
 }
 _BODY_METHODS = {"post", "put", "patch"}
 
@@ -113,7 +122,7 @@ def govern_document(app: Litestar, api: ApiDescriptor) -> dict[str, Any]:
     Returns:
         The document as plain JSON-able data.
     """
-    document = copy.deepcopy(app.openapi_schema.to_schema())
+    document: dict[str, Any] = msgspec.to_builtins(copy.deepcopy(app.openapi_schema.to_schema()))
     document["info"]["x-finrail"] = {"name": api.name, "tier": api.tier, "owner": api.owner, "status": api.status}
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -163,7 +172,8 @@ def _govern_operation(operation: dict[str, Any], method: str, declared: dict[str
 
 def render_document(document: dict[str, Any]) -> str:
     """The canonical text of a committed document (stable key order, trailing newline)."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    plain = msgspec.to_builtins(document)
+    return json.dumps(plain, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def export_documents(apps: dict[str, Litestar], catalog: Catalog, root: Path) -> list[Path]:

@@ -21,6 +21,7 @@ import msgspec
 import sqlalchemy as sa
 from litestar import get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from redis.asyncio import Redis
@@ -164,7 +165,9 @@ async def health_live() -> Liveness:
     tags=["operations"],
     responses={503: _UNAVAILABLE},
 )
-async def health_ready(services: PolicyServices, settings: Settings) -> Readiness:
+async def health_ready(
+    services: NamedDependency[PolicyServices], settings: NamedDependency[Settings]
+) -> Readiness:
     """Check every dependency concurrently, each within :data:`CHECK_TIMEOUT_SECONDS`.
 
     Raises:
@@ -198,7 +201,7 @@ async def health_ready(services: PolicyServices, settings: Settings) -> Readines
     description="Calls by API, route, method, status and client; latency; throttled and rejected calls.",
     tags=["operations"],
 )
-async def metrics(services: PolicyServices) -> bytes:
+async def metrics(services: NamedDependency[PolicyServices]) -> bytes:
     """The metrics of this process in the Prometheus text exposition format."""
     body, _content_type = services.metrics.render()
     return body

@@ -178,10 +178,12 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     path = path or environ.get("FINRAIL_CONFIG")
-    data: dict[str, Any] = {}
+    # Start from the defaults so that a file or variable setting one key of a table (say one
+    # SLA tier) changes that key and keeps the others.
+    data: dict[str, Any] = msgspec.to_builtins(Settings())
     if path:
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            _merge(data, tomllib.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise SettingsError(f"settings file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:

@@ -472,7 +472,12 @@ def _broken(records: int, seq: int, reason: str) -> VerifyResult:
 
 
 class Audit(Policy):
-    """Queue one audit record per finished call, unless the handler recorded a change."""
+    """Queue one audit record per finished call, unless the handler recorded a change.
+
+    A call that recorded a change but still failed (status 400 or above) gets its own
+    ``rejected`` record too: its change transaction may have rolled back with the change
+    record in it, and a failed call must never leave the trail silent.
+    """
 
     name = "audit"
 
@@ -481,5 +486,5 @@ class Audit(Policy):
 
     async def on_finish(self, call: Call) -> None:
         """Queue the call's record (a change was already recorded in its transaction)."""
-        if not call.audited:
+        if not call.audited or call.status >= 400:
             self.log.enqueue(call)

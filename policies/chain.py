@@ -83,6 +83,9 @@ def resolve_route(api: ApiIdentity, handler: Any, method: str, template: str) ->
         LookupError: The handler declares neither scopes nor that it is public.
     """
     declared = handler.opt.get(OPT_KEY)
+    if declared is None and method == "OPTIONS":
+        # Litestar answers OPTIONS itself with the allowed methods; nothing to protect.
+        declared = {"scopes": (), "public": True, "operation": "options"}
     if declared is None:
         raise LookupError(f"route {method} {template} declares no scopes (use governed() or public())")
     key = f"{method} {template}"
@@ -177,6 +180,9 @@ class PolicyMiddleware(ASGIMiddleware):
                 call.rejected_by = policy.name
                 await self._send_problem(call, problem, send)
                 return
+            if scope["method"] == "OPTIONS" and call.route.operation == "options":
+                await self._send_options(call, send)
+                return
             if call.replay is not None:
                 await self._send_replay(call, send)
                 return
@@ -226,6 +232,16 @@ class PolicyMiddleware(ASGIMiddleware):
         ]
         await send({"type": "http.response.start", "status": problem.status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _send_options(self, call: Call, send: Send) -> None:
+        # Litestar's automatic OPTIONS answer lists only the methods of the first handler
+        # registered for a path; the app's method map knows them all.
+        methods = call.scope["litestar_app"].route_handler_method_map.get(call.route.template, {})
+        allow = ", ".join(sorted({*methods, "OPTIONS"}))
+        call.status = 204
+        await send({"type": "http.response.start", "status": 204,
+                    "headers": [(b"allow", allow.encode()), *call.response_headers]})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _send_replay(self, call: Call, send: Send) -> None:
         status, headers, body = call.replay

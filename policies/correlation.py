@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -96,6 +95,12 @@ def _span_id() -> str:
     return os.urandom(8).hex()
 
 
+def _uuid4_hex(random_hex: str) -> str:
+    """A version-4 UUID in hex form from 32 random hex digits (``uuid.uuid4().hex`` is 5x slower)."""
+    variant = "89ab"[int(random_hex[16], 16) & 3]
+    return f"{random_hex[:12]}4{random_hex[13:16]}{variant}{random_hex[17:32]}"
+
+
 class Correlation(Policy):
     """Accept or mint the correlation id and trace context; answer with the correlation id."""
 
@@ -111,13 +116,15 @@ class Correlation(Policy):
                     correlation_id = value.decode("latin-1")
             elif key == b"traceparent" and traceparent is None:
                 traceparent = value.decode("latin-1")
+        random_hex = os.urandom(40).hex()  # one system call for every id this call may need
         if correlation_id is None or _CORRELATION_ID.fullmatch(correlation_id) is None:
-            correlation_id = uuid.uuid4().hex
+            correlation_id = _uuid4_hex(random_hex)
+        span_id = random_hex[32:48]
         parsed = parse_traceparent(traceparent) if traceparent else None
         if parsed is None:
-            trace = TraceContext(correlation_id, os.urandom(16).hex(), _span_id(), "00")
+            trace = TraceContext(correlation_id, random_hex[48:80], span_id, "00")
         else:
-            trace = TraceContext(correlation_id, parsed[0], _span_id(), parsed[2])
+            trace = TraceContext(correlation_id, parsed[0], span_id, parsed[2])
         call.correlation_id = correlation_id
         call.traceparent = trace.traceparent
         call.add_header(CORRELATION_HEADER, correlation_id)

@@ -111,8 +111,8 @@ def problem_response(problem: Problem, request: Request[Any, Any, Any]) -> Respo
     )
 
 
-def _field_path(source: str | None, key: str | None, message: str) -> str:
-    where = source or "body"
+def _field_path(source: Any, key: str | None, message: str) -> str:
+    where = str(getattr(source, "value", source) or "body")
     if not key or key == "data":
         # msgspec names the path inside the body in its message: "... - at `$.scopes[0]`".
         if " - at `$" in message:

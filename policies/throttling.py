@@ -2,7 +2,8 @@
 
 Counting uses the ``limits`` library's fixed-window strategy: one atomic increment per limit
 (``INCR`` in a Lua script on Redis), so with ``redis://`` storage several processes share a
-limit exactly, and one call costs one round trip per limit. Every answer carries the fields of
+limit exactly. On Redis the increments of all the limits of one call run in one script, so a
+call costs one round trip however many limits apply. Every answer carries the fields of
 draft-ietf-httpapi-ratelimit-headers (``RateLimit-Policy`` and ``RateLimit``, structured-field
 form); a refused call is answered 429 with ``Retry-After``.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import redis.asyncio
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from redis.commands.core import AsyncScript
 
 from policies.call import Call, RoutePolicy
 from policies.chain import Policy
@@ -26,6 +28,22 @@ from policies.problems import Problem
 __all__ = ["RateDecision", "Throttle", "Throttling", "too_many"]
 
 _EXPIRY_CACHE_LIMIT = 100_000
+_REDIS_PREFIX = RedisStorage.PREFIX + ":"
+"""How the ``limits`` Redis storage prefixes its keys; the batch script below uses the same keys."""
+
+# The fixed-window step of limits' ``incr_expire.lua`` (INCR, and EXPIRE when the window opens),
+# applied to every limit of a call in one round trip, answering each window's time left as well.
+# One script per call instead of one per limit keeps Redis throttling close to memory throttling.
+_INCR_ALL = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('incrby', key, 1)
+  if count == 1 then redis.call('expire', key, ARGV[i]) end
+  out[2 * i - 1] = count
+  out[2 * i] = redis.call('pttl', key)
+end
+return out
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +79,17 @@ class _Rate:
     suffix: str
 
 
+def _decision(name: str, rate: _Rate, count: int, seconds_left: float) -> RateDecision:
+    return RateDecision(
+        name=name,
+        limit=rate.limit,
+        remaining=max(0, rate.limit - count),
+        reset=min(rate.window, max(0, math.ceil(seconds_left))),
+        window=rate.window,
+        allowed=count <= rate.limit,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Step:
     name: str
@@ -76,6 +105,8 @@ class _Plan:
     route: RoutePolicy
     tier: str
     steps: tuple[_Step, ...]
+    windows: list[int]
+    """Window of each step, in seconds (the batch script's arguments)."""
     policy_field: str
     """Value of ``RateLimit-Policy``: it depends on the plan only, never on the counts."""
 
@@ -105,7 +136,8 @@ class Throttle:
         self._prefix = namespace + "/"
         self._storage: Storage | None = None
         self._pool: redis.asyncio.ConnectionPool | None = None
-        self._concurrent = False
+        self._redis: redis.asyncio.Redis | None = None
+        self._incr_all: AsyncScript | None = None
         self._rates: dict[str, _Rate] = {}
         self._plans: dict[tuple[str, int], _Plan] = {}
         self._expiries: dict[str, float] = {}
@@ -132,12 +164,16 @@ class Throttle:
     async def start(self) -> None:
         """Open the counter storage named by ``config.storage``."""
         self._storage, self._pool = _storage_for(self.config.storage)
-        self._concurrent = self._pool is not None
+        if self._pool is not None:
+            self._redis = redis.asyncio.Redis(connection_pool=self._pool)
+            self._incr_all = self._redis.register_script(_INCR_ALL)
 
     async def close(self) -> None:
         """Release the storage's connections (or the in-memory expiry task)."""
-        storage, pool = self._storage, self._pool
-        self._storage = self._pool = None
+        storage, pool, client = self._storage, self._pool, self._redis
+        self._storage = self._pool = self._redis = self._incr_all = None
+        if client is not None:
+            await client.aclose()
         if pool is not None:
             await pool.aclose()
         timer = getattr(storage, "timer", None)
@@ -173,14 +209,7 @@ class Throttle:
                 expiry = expiries[key] = await storage.get_expiry(key)
                 if len(expiries) > _EXPIRY_CACHE_LIMIT:
                     self._expiries = {k: v for k, v in expiries.items() if v > now}
-        return RateDecision(
-            name=name,
-            limit=rate.limit,
-            remaining=max(0, rate.limit - count),
-            reset=max(0, math.ceil(expiry - now)),
-            window=rate.window,
-            allowed=count <= rate.limit,
-        )
+        return _decision(name, rate, count, expiry - now)
 
     async def hit_key(self, namespace: str, key: str, rate: str) -> RateDecision:
         """Count one call against ``rate`` for ``key`` (e.g. the token endpoint per address).
@@ -214,7 +243,8 @@ class Throttle:
             name = "route" if index == 0 else f"route-{index + 1}"
             steps.append(_Step(name, rate, f"/{route.api}/{route.key}#{index}/{rate.suffix}"))
         policy_field = ", ".join(f'"{s.name}";q={s.rate.limit};w={s.rate.window}' for s in steps)
-        plan = self._plans[cache_key] = _Plan(route, tier, tuple(steps), policy_field)
+        windows = [s.rate.window for s in steps]
+        plan = self._plans[cache_key] = _Plan(route, tier, tuple(steps), windows, policy_field)
         return plan
 
     def identity(self, call: Call) -> str:
@@ -238,12 +268,16 @@ class Throttle:
         tier = call.tier if call.tier in config.tiers else config.default_tier
         plan = self._plan(tier, call.route)
         base = self._prefix + self.identity(call)
-        if self._concurrent:
-            decisions = list(
-                await asyncio.gather(*(self._hit(s.name, base + s.tail, s.rate) for s in plan.steps))
-            )
+        steps = plan.steps
+        if self._incr_all is not None:
+            redis_base = _REDIS_PREFIX + base
+            replies = await self._incr_all(keys=[redis_base + s.tail for s in steps], args=plan.windows)
+            decisions = [
+                _decision(step.name, step.rate, replies[2 * i], replies[2 * i + 1] / 1000)
+                for i, step in enumerate(steps)
+            ]
         else:
-            decisions = [await self._hit(s.name, base + s.tail, s.rate) for s in plan.steps]
+            decisions = [await self._hit(s.name, base + s.tail, s.rate) for s in steps]
         return decisions, plan.policy_field
 
     async def check(self, call: Call) -> list[RateDecision]:

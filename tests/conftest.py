@@ -95,12 +95,11 @@ def redis_url() -> str:
 
 # --- the assembled gateway -------------------------------------------------------------------
 
-from dataclasses import dataclass  # noqa: E402
-
 import httpx  # noqa: E402
 
 from gateway.app import Gateway, create_app  # noqa: E402
 from gateway.settings import Settings, load_settings  # noqa: E402
+from tests.support import Operator, register  # noqa: E402
 
 
 @pytest.fixture
@@ -129,29 +128,6 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=gateway, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-@dataclass
-class Operator:
-    """A registered client holding every scope, with a fresh token."""
-
-    client_id: str
-    client_secret: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-async def register(gateway: Gateway, client: httpx.AsyncClient, scopes: list[str], tier: str = "gold") -> Operator:
-    """Register a client directly in the registry and get a token over HTTP, as a user would."""
-    record, secret = await gateway.services.clients.create("test operator", tuple(scopes), tier)
-    answer = await client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(record.client_id, secret)
-    )
-    assert answer.status_code == 200, answer.text
-    return Operator(record.client_id, secret, answer.json()["access_token"])
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,16 +27,18 @@ from policies.services import PolicyServices
 CLOSED_PORT_PG = "postgresql+asyncpg://postgres@127.0.0.1:1/finrail"
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
 
-Client = AsyncTestClient[Litestar]
-Serve = Callable[..., AbstractAsyncContextManager[Client]]
+Client = httpx.AsyncClient
+Serve = Callable[..., AbstractAsyncContextManager[tuple[Client, PolicyServices]]]
 
 
 @pytest.fixture
 def serve() -> Serve:
-    """Start the ops handlers on a small app with real services; yields a test client."""
+    """Start the ops handlers on a small app with real services; yields a client and the services."""
 
     @asynccontextmanager
-    async def start(engine: AsyncEngine, settings: Settings | None = None) -> AsyncIterator[Client]:
+    async def start(
+        engine: AsyncEngine, settings: Settings | None = None
+    ) -> AsyncIterator[tuple[Client, PolicyServices]]:
         settings = settings or Settings()
         services = PolicyServices.create(
             engine,
@@ -56,10 +58,15 @@ def serve() -> Serve:
             },
             exception_handlers=exception_handlers,
         )
+        # httpx's ASGITransport runs the app on the test's own event loop; Litestar's
+        # AsyncTestClient runs each request on a fresh loop in a thread, where the pooled
+        # database and Redis connections of the services cannot be used.
         try:
-            async with AsyncTestClient(app) as client:
-                client.app.state["services"] = services
-                yield client
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]  # Litestar types scopes narrower
+                base_url="http://testserver",
+            ) as client:
+                yield client, services
         finally:
             await services.throttle.close()
             await services.http.aclose()
@@ -72,7 +79,7 @@ def redis_settings(storage: str = "memory://", redis_url: str | None = None) -> 
 
 
 async def test_live_answers_ok(engine: AsyncEngine, serve: Serve) -> None:
-    async with serve(engine) as client:
+    async with serve(engine) as (client, _services):
         response = await client.get("/health/live")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -80,7 +87,7 @@ async def test_live_answers_ok(engine: AsyncEngine, serve: Serve) -> None:
 
 
 async def test_ready_checks_the_database(engine: AsyncEngine, serve: Serve) -> None:
-    async with serve(engine) as client:
+    async with serve(engine) as (client, _services):
         response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "not configured"}}
@@ -94,7 +101,7 @@ async def test_ready_checks_redis_of_the_throttle_and_of_the_settings(
         redis_settings(redis_url=redis_url),
         redis_settings(storage=redis_url, redis_url=redis_url),
     ):
-        async with serve(engine, settings) as client:
+        async with serve(engine, settings) as (client, _services):
             response = await client.get("/health/ready")
         assert response.status_code == 200, settings
         assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
@@ -103,7 +110,7 @@ async def test_ready_checks_redis_of_the_throttle_and_of_the_settings(
 async def test_ready_fails_naming_the_database(serve: Serve) -> None:
     engine = create_engine(CLOSED_PORT_PG, pool_size=1)
     try:
-        async with serve(engine) as client:
+        async with serve(engine) as (client, _services):
             response = await client.get("/health/ready")
     finally:
         await engine.dispose()
@@ -123,7 +130,7 @@ async def test_ready_fails_naming_redis(engine: AsyncEngine, serve: Serve, where
         settings = redis_settings(redis_url=CLOSED_PORT_REDIS)
     else:
         settings = redis_settings(storage=CLOSED_PORT_REDIS)
-    async with serve(engine, settings) as client:
+    async with serve(engine, settings) as (client, _services):
         response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -144,8 +151,9 @@ async def test_ready_does_not_hang_on_a_silent_dependency(
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     monkeypatch.setattr(gateway.ops, "CHECK_TIMEOUT_SECONDS", 0.3)
+    settings = redis_settings(redis_url=f"redis://127.0.0.1:{port}/0")
     try:
-        async with serve(engine, redis_settings(redis_url=f"redis://127.0.0.1:{port}/0")) as client:
+        async with serve(engine, settings) as (client, _services):
             started = time.monotonic()
             response = await client.get("/health/ready")
             elapsed = time.monotonic() - started
@@ -173,9 +181,8 @@ async def test_metrics_are_served_as_prometheus_text(engine: AsyncEngine, serve:
         threat=ThreatConfig(),
     )
     scope: Any = {"type": "http", "method": "GET", "path": "/admin/v1/clients", "headers": [], "state": {}}
-    async with serve(engine) as client:
-        call = Call(scope=scope, route=route, client_id="ops-app", status=200)
-        client.app.state["services"].metrics.observe(call)
+    async with serve(engine) as (client, services):
+        services.metrics.observe(Call(scope=scope, route=route, client_id="ops-app", status=200))
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -188,7 +195,7 @@ async def test_metrics_are_served_as_prometheus_text(engine: AsyncEngine, serve:
 
 
 async def test_openapi_declares_the_problem_answer_of_readiness(engine: AsyncEngine, serve: Serve) -> None:
-    async with serve(engine) as client:
+    async with serve(engine) as (client, _services):
         document = (await client.get("/schema/openapi.json")).json()
     ready = document["paths"]["/health/ready"]["get"]["responses"]
     assert "application/json" in ready["200"]["content"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar, Request, get
 from litestar.testing import AsyncTestClient
-from litestar.types import Receive, Scope, Send
 
 from policies import problems
 from policies.call import current_call, governed
@@ -30,11 +30,13 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 
-async def downstream(scope: Scope, receive: Receive, send: Send) -> None:
+async def downstream(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     """A platform that answers with the headers it received."""
     assert scope["type"] == "http"
     body = httpx.Response(200, json={k.decode(): v.decode() for k, v in scope["headers"]}).content
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -64,7 +66,7 @@ def make_app() -> Litestar:
     )
 
 
-async def call(headers: dict[str, str | bytes] | None = None) -> httpx.Response:
+async def call(headers: dict[str, Any] | None = None) -> httpx.Response:
     async with AsyncTestClient(app=make_app()) as client:
         response = await client.get("/echo", headers=headers)
     assert response.status_code == 200

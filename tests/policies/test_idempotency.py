@@ -73,7 +73,9 @@ async def test_release_never_deletes_a_completed_key(store: IdempotencyStore) ->
     assert (await store.begin("c1", "k", "POST", "/things", FP)).state is ClaimState.REPLAY
 
 
-async def test_abandoned_in_flight_key_is_taken_over_once(store: IdempotencyStore, engine: AsyncEngine) -> None:
+async def test_abandoned_in_flight_key_is_taken_over_once(
+    store: IdempotencyStore, engine: AsyncEngine
+) -> None:
     await store.begin("c1", "k", "POST", "/things", FP)
     async with engine.begin() as conn:  # the first process died; its lock ran out
         await conn.execute(
@@ -215,7 +217,7 @@ async def app_client(engine: AsyncEngine) -> AsyncIterator[tuple[httpx.AsyncClie
     )
     # httpx's ASGI transport runs the app in the test's event loop, so requests truly overlap and
     # share the engine; Litestar's AsyncTestClient runs the app in a thread and serialises them.
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client, state, log
     await log.close()

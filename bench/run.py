@@ -1,0 +1,623 @@
+"""Benchmark of the policy chain (issue 2, item 10): one command, results in bench/RESULTS.md.
+
+    python bench/run.py [--duration 8] [--latency-duration 4] [--connections 32] [--rounds 3]
+
+What runs: six uvicorn servers (one worker each), all pinned to the same core (``--server-cpu``),
+and ``wrk`` pinned to the other core (``--load-cpu``), so the load generator never competes with
+the server it measures. The servers:
+
+* ``bare``: a hand-written ASGI app answering the same JSON (the server's ceiling);
+* ``plain``: the bench GET handler in a Litestar app without the chain;
+* ``chain-off``: the whole gateway, bench API with ``enabled = []`` (routing, no policies);
+* ``governed``: the whole chain (correlation, threat, authentication with a cached token,
+  authorization, throttling on ``memory://``, idempotency, validation, batched audit);
+* ``governed-redis``: the same with throttling on ``redis://127.0.0.1:6379/<db>``;
+* ``post``: the governed POST (unique ``Idempotency-Key``, audited change on embedded SQLite).
+
+Every round runs every scenario once, in a rotated order, first under load (``--connections``
+connections: throughput and loaded latency), then with one connection (the latency a call
+pays with no queueing: that is where the chain's added p99 shows). Ratios are taken between
+scenarios of the same round and the median over rounds is reported, which cancels most of the
+noise of a shared machine. Any non-2xx answer or socket error makes the run invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import httpx
+import redis
+from apps import GET_PATH, POST_PATH, QUOTE_JSON, SCOPES, TIER, gateway_app, metadata
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "RESULTS.md"
+
+TARGET_GOVERNED_RATIO = 0.80
+TARGET_ADDED_P99_MS = 1.0
+TARGET_REDIS_RATIO = 0.60
+
+
+@dataclass(frozen=True)
+class Server:
+    """One uvicorn process under test."""
+
+    name: str
+    app: str
+    port: int
+    data_dir: Path | None = None
+    throttle: str = "memory://"
+    ungoverned: bool = False
+    token: str = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measured request kind against one server."""
+
+    name: str
+    title: str
+    server: str
+    method: str = "GET"
+
+    @property
+    def path(self) -> str:
+        return POST_PATH if self.method == "POST" else GET_PATH
+
+
+SCENARIOS = (
+    Scenario("bare", "bare ASGI app", "bare"),
+    Scenario("plain", "Litestar handler, no chain", "plain"),
+    Scenario("chain-off", "gateway, bench API `enabled = []`", "chain-off"),
+    Scenario("governed", "gateway, full chain, throttling memory://", "governed"),
+    Scenario("governed-redis", "gateway, full chain, throttling redis://", "governed-redis"),
+    Scenario("post", "gateway, governed POST (idempotency + audited change)", "post"),
+)
+
+
+@dataclass
+class Sample:
+    """The summary of one wrk run."""
+
+    scenario: str
+    round: int
+    connections: int
+    requests: int
+    seconds: float
+    errors: int
+    non_2xx: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Run:
+    """Everything measured, kept for the report."""
+
+    samples: list[Sample] = field(default_factory=list)
+    served: dict[str, int] = field(default_factory=dict)
+
+    def of(self, scenario: str, connections: int) -> list[Sample]:
+        return [s for s in self.samples if s.scenario == scenario and s.connections == connections]
+
+    def by_round(self, scenario: str, connections: int) -> dict[int, Sample]:
+        return {s.round: s for s in self.of(scenario, connections)}
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+async def prepare_gateway(server: Server) -> str:
+    """Migrate the server's database, add the bench table, register a client, issue a token."""
+    assert server.data_dir is not None
+    app = gateway_app(str(server.data_dir), throttle=server.throttle, governed=not server.ungoverned)
+    await app.startup()
+    try:
+        async with app.services.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        record, _secret = await app.services.clients.create(f"bench-{server.name}", SCOPES, TIER)
+        token = await app.services.tokens.issue(record, None)
+    finally:
+        await app.shutdown()
+    return token.access_token
+
+
+def start(server: Server, cpu: int, logs: Path) -> subprocess.Popen[bytes]:
+    """Start ``server`` pinned to ``cpu``; its output goes to a log file under ``logs``."""
+    command = [
+        sys.executable,
+        str(HERE / "serve.py"),
+        "--app",
+        server.app,
+        "--port",
+        str(server.port),
+        "--cpu",
+        str(cpu),
+        "--throttle",
+        server.throttle,
+    ]
+    if server.data_dir is not None:
+        command += ["--data-dir", str(server.data_dir)]
+    if server.ungoverned:
+        command.append("--ungoverned")
+    log = (logs / f"{server.name}.log").open("wb")
+    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_ready(server: Server, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server {server.name} exited with {process.returncode}; see its log")
+        try:
+            httpx.get(server.base + "/", timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"server {server.name} did not start within {timeout:.0f} s")
+
+
+def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each server we started (a clean shutdown flushes the audit trail), then wait."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"server {name} did not stop; killing it", file=sys.stderr)
+            process.kill()
+            process.wait()
+
+
+def preflight(scenario: Scenario, server: Server) -> int:
+    """Check that the scenario answers what it should, the chain really runs, and count calls.
+
+    Returns:
+        The number of requests sent, so the audit check can account for them.
+    """
+    headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
+    url = server.base + scenario.path
+    if scenario.method == "GET":
+        answer = httpx.get(url, headers=headers, timeout=5)
+        if answer.status_code != 200 or json.loads(answer.content) != json.loads(QUOTE_JSON):
+            raise SystemExit(f"{scenario.name}: GET answered {answer.status_code} {answer.text[:200]}")
+        governed = scenario.name.startswith("governed")
+        if governed != ("ratelimit-policy" in answer.headers):
+            raise SystemExit(f"{scenario.name}: the policy chain is {'not ' if governed else ''}running")
+        if governed:
+            refused = httpx.get(url, timeout=5)
+            if refused.status_code != 401:
+                raise SystemExit(f"{scenario.name}: a call without a token answered {refused.status_code}")
+            return 2
+        return 1
+    key = f'"preflight-{uuid.uuid4()}"'
+    body = {"name": "preflight", "amount": "1.00"}
+    first = httpx.post(url, headers={**headers, "Idempotency-Key": key}, json=body, timeout=5)
+    again = httpx.post(url, headers={**headers, "Idempotency-Key": key}, json=body, timeout=5)
+    missing = httpx.post(url, headers=headers, json=body, timeout=5)
+    if (
+        first.status_code != 201
+        or again.headers.get("idempotent-replayed") != "true"
+        or missing.status_code != 400
+    ):
+        raise SystemExit(
+            f"{scenario.name}: POST answered {first.status_code}, replay {again.status_code} "
+            f"{dict(again.headers)}, no key {missing.status_code}"
+        )
+    return 3
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+def wrk_script(workdir: Path, method: str) -> Path:
+    """The wrk script: the JSON reporter, plus the unique-key request builder for the POST."""
+    parts = [(HERE / "wrk_report.lua").read_text()]
+    if method == "POST":
+        parts.insert(0, (HERE / "wrk_post.lua").read_text())
+    path = workdir / f"wrk_{method.lower()}.lua"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def run_wrk(
+    scenario: Scenario,
+    server: Server,
+    *,
+    connections: int,
+    seconds: float,
+    cpu: int,
+    workdir: Path,
+    round_: int,
+) -> Sample:
+    command = [
+        "taskset",
+        "-c",
+        str(cpu),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(wrk_script(workdir, scenario.method)),
+    ]
+    if server.token:
+        command += ["-H", f"Authorization: Bearer {server.token}"]
+    command += [server.base + scenario.path, "--", uuid.uuid4().hex[:12]]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next((ln for ln in output.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary for {scenario.name}:\n{output}")
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    return Sample(
+        scenario=scenario.name,
+        round=round_,
+        connections=connections,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
+        non_2xx=data["status"],
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+    )
+
+
+# --- checks after the run ------------------------------------------------------------------------
+
+
+def audit_counts(server: Server) -> dict[str, int]:
+    """Audit records by kind, and the bench table's rows, read straight from the SQLite file."""
+    assert server.data_dir is not None
+    with sqlite3.connect(server.data_dir / "finrail.db") as db:
+        counts = dict(db.execute("SELECT kind, count(*) FROM audit_records GROUP BY kind").fetchall())
+        counts["bench_items"] = db.execute("SELECT count(*) FROM bench_items").fetchone()[0]
+    return counts
+
+
+async def verify_chain(server: Server) -> str:
+    assert server.data_dir is not None
+    app = gateway_app(str(server.data_dir), throttle=server.throttle)
+    try:
+        result = await app.services.audit.verify()
+    finally:
+        await app.services.engine.dispose()
+        await app.services.http.aclose()
+    return (
+        f"{result.reason} ({result.records} records)" if result.ok else f"BROKEN at {result.first_broken_seq}"
+    )
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?"
+    )
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_kb = int(next(ln.split()[1] for ln in meminfo.splitlines() if ln.startswith("MemTotal")))
+    versions = ", ".join(
+        f"{name} {importlib_metadata.version(name)}"
+        for name in (
+            "litestar",
+            "msgspec",
+            "sqlalchemy",
+            "limits",
+            "uvicorn",
+            "uvloop",
+            "httptools",
+            "redis",
+            "aiosqlite",
+        )
+    )
+    wrk_version = (
+        subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
+    )
+    return {
+        "CPU": f"{model}, {os.cpu_count()} cores",
+        "Memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "Packages": versions,
+        "Load generator": wrk_version,
+        "Load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(run: Run, top: str, bottom: str, connections: int) -> float:
+    """Median over rounds of the per-round throughput ratio ``top / bottom``."""
+    a, b = run.by_round(top, connections), run.by_round(bottom, connections)
+    return median([a[r].rps / b[r].rps for r in a if r in b and b[r].rps])
+
+
+def added_p99(run: Run, top: str, bottom: str, connections: int) -> float:
+    """Median over rounds of the per-round p99 difference, in milliseconds."""
+    a, b = run.by_round(top, connections), run.by_round(bottom, connections)
+    return median([a[r].p99_ms - b[r].p99_ms for r in a if r in b])
+
+
+def met(ok: bool) -> str:
+    return "**met**" if ok else "**NOT met**"
+
+
+def row(run: Run, scenario: Scenario, load: int) -> str:
+    loaded, single = run.of(scenario.name, load), run.of(scenario.name, 1)
+    bad = sum(s.errors + s.non_2xx for s in loaded + single)
+    return (
+        f"| {scenario.name} | {scenario.title} | {median([s.rps for s in loaded]):,.0f} "
+        f"| {median([s.p50_ms for s in loaded]):.2f} | {median([s.p99_ms for s in loaded]):.2f} "
+        f"| {median([s.rps for s in single]):,.0f} "
+        f"| {median([s.p50_ms for s in single]):.3f} | {median([s.p99_ms for s in single]):.3f} | {bad} |"
+    )
+
+
+TABLE_HEAD = (
+    "| scenario | what | req/s | p50 ms | p99 ms | req/s (1 conn) | p50 ms (1 conn) | p99 ms (1 conn) "
+    "| non-2xx + errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def report(
+    run: Run,
+    args: argparse.Namespace,
+    info: dict[str, str],
+    checks: list[str],
+    started: datetime,
+    elapsed: float,
+    command: str,
+) -> str:
+    load = args.connections
+    by_name = {s.name: s for s in SCENARIOS}
+    bad = sum(s.errors + s.non_2xx for s in run.samples)
+    gov_ratio = ratio(run, "governed", "plain", load)
+    gov_ratio_off = ratio(run, "governed", "chain-off", load)
+    p99_single = added_p99(run, "governed", "plain", 1)
+    p99_loaded = added_p99(run, "governed", "plain", load)
+    redis_ratio = ratio(run, "governed-redis", "governed", load)
+    lines = [
+        "# Finrail benchmark: the cost of the policy chain",
+        "",
+        f"Written by `bench/run.py` on {started:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} minutes.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in info.items()),
+        "",
+        "## Method",
+        "",
+        f"Each app is served by its own uvicorn process (one worker, uvloop + httptools, the configuration "
+        f"of `finrail serve`), all pinned to CPU {args.server_cpu}; `wrk` (one thread) is pinned to CPU "
+        f"{args.load_cpu}. Redis (`{args.redis}`) is the shared server on 6379 and is not pinned. "
+        f"{args.rounds} rounds; each round runs every scenario in a rotated order, first with {load} "
+        f"connections for {args.duration:g} s (throughput, loaded latency), then with 1 connection for "
+        f"{args.latency_duration:g} s (latency without queueing). Each server got a {args.warmup:g} s "
+        f"warm-up first. Figures are medians over rounds; ratios are medians of per-round ratios. The "
+        "governed scenarios use a real RFC 9068 token (verified once, then served from the token cache), "
+        "a client in a tier whose limits are far above what the run reaches, and every policy of the chain; "
+        "read calls are audited in batches, the POST's change commits with its audit record.",
+        "",
+        "Added latency is judged with one connection: under saturation a closed-loop client's latency is "
+        f"mostly queueing ({load} connections / throughput), which only restates the throughput ratio. The "
+        "loaded figure is shown too.",
+        "",
+        f"Validity: **{'valid' if bad == 0 else 'INVALID'}** — {bad} non-2xx answers or socket errors in "
+        f"{sum(s.requests for s in run.samples):,} requests.",
+        "",
+        "## 1. GET: governed against ungoverned and bare",
+        "",
+        TABLE_HEAD,
+        *(row(run, by_name[name], load) for name in ("bare", "plain", "chain-off", "governed")),
+        "",
+        "| measure | value | target | |",
+        "|---|---:|---:|---|",
+        f"| governed / plain Litestar throughput | {gov_ratio:.1%} | ≥ {TARGET_GOVERNED_RATIO:.0%} "
+        f"| {met(gov_ratio >= TARGET_GOVERNED_RATIO)} |",
+        f"| added p99, 1 connection (governed - plain) | {p99_single:.3f} ms | ≤ {TARGET_ADDED_P99_MS:g} ms "
+        f"| {met(p99_single <= TARGET_ADDED_P99_MS)} |",
+        f"| governed / gateway with `enabled = []` | {gov_ratio_off:.1%} | | for information |",
+        f"| added p99 under load ({load} connections) | {p99_loaded:.2f} ms | | for information |",
+        f"| plain Litestar / bare ASGI | {ratio(run, 'plain', 'bare', load):.1%} | | for information |",
+        f"| gateway `enabled = []` / plain Litestar | {ratio(run, 'chain-off', 'plain', load):.1%} | "
+        f"| for information |",
+        "",
+        "## 2. Governed POST with idempotency and an audited change (embedded SQLite)",
+        "",
+        TABLE_HEAD,
+        row(run, by_name["post"], load),
+        "",
+        f"POST / governed GET throughput: {ratio(run, 'post', 'governed', load):.1%}.",
+        "",
+        "## 3. Throttling storage: memory:// against redis://",
+        "",
+        TABLE_HEAD,
+        *(row(run, by_name[name], load) for name in ("governed", "governed-redis")),
+        "",
+        "| measure | value | target | |",
+        "|---|---:|---:|---|",
+        f"| redis / memory throughput | {redis_ratio:.1%} | ≥ {TARGET_REDIS_RATIO:.0%} "
+        f"| {met(redis_ratio >= TARGET_REDIS_RATIO)} |",
+        f"| added p99, 1 connection (redis - memory) "
+        f"| {added_p99(run, 'governed-redis', 'governed', 1):.3f} ms "
+        f"| | for information |",
+        "",
+        "## Checks after the run",
+        "",
+        *(f"- {check}" for check in checks),
+        "",
+        "## Every round",
+        "",
+        "| round | scenario | connections | requests | req/s | p50 ms | p99 ms | non-2xx | errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {s.round} | {s.scenario} | {s.connections} | {s.requests:,} | {s.rps:,.0f} | {s.p50_ms:.3f} "
+            f"| {s.p99_ms:.3f} | {s.non_2xx} | {s.errors} |"
+            for s in sorted(run.samples, key=lambda s: (s.round, s.connections, s.scenario))
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=8, help="seconds per loaded run (default 8)")
+    parser.add_argument(
+        "--latency-duration", type=float, default=4, help="seconds per one-connection run (default 4)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=32, help="connections of the loaded runs (default 32)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds, each running every scenario (default 3)"
+    )
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per server (default 2)")
+    parser.add_argument("--server-cpu", type=int, default=0, help="core of every server (default 0)")
+    parser.add_argument("--load-cpu", type=int, default=1, help="core of wrk (default 1)")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/14",
+        help="throttling storage of governed-redis (default redis://127.0.0.1:6379/14)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=18100, help="first of six consecutive ports (default 18100)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="report file (default bench/RESULTS.md)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (databases, server logs)"
+    )
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    command = "python bench/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed (apt-get install wrk util-linux)")
+    redis.Redis.from_url(args.redis).ping()
+    os.sched_setaffinity(0, {args.load_cpu})
+    started, clock = datetime.now(UTC), time.monotonic()
+    info = machine()
+    workdir = Path(tempfile.mkdtemp(prefix="finrail-bench-"))
+    print(f"work directory: {workdir}", file=sys.stderr)
+
+    specs = [
+        Server("bare", "bare", args.port),
+        Server("plain", "plain", args.port + 1),
+        Server("chain-off", "gateway", args.port + 2, workdir / "chain-off", ungoverned=True),
+        Server("governed", "gateway", args.port + 3, workdir / "governed"),
+        Server("governed-redis", "gateway", args.port + 4, workdir / "governed-redis", throttle=args.redis),
+        Server("post", "gateway", args.port + 5, workdir / "post"),
+    ]
+    servers: dict[str, Server] = {}
+    for spec in specs:
+        token = asyncio.run(prepare_gateway(spec)) if spec.data_dir is not None else ""
+        servers[spec.name] = Server(**{**spec.__dict__, "token": token})
+
+    run = Run()
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for server in servers.values():
+            processes[server.name] = start(server, args.server_cpu, workdir)
+        for server in servers.values():
+            wait_ready(server, processes[server.name])
+        for scenario in SCENARIOS:
+            run.served[scenario.name] = preflight(scenario, servers[scenario.server])
+            warm = run_wrk(
+                scenario,
+                servers[scenario.server],
+                connections=args.connections,
+                seconds=args.warmup,
+                cpu=args.load_cpu,
+                workdir=workdir,
+                round_=0,
+            )
+            run.served[scenario.name] += warm.requests
+            print(f"warm-up {scenario.name}: {warm.rps:,.0f} req/s", file=sys.stderr)
+        for round_ in range(1, args.rounds + 1):
+            shift = (round_ - 1) % len(SCENARIOS)
+            for scenario in SCENARIOS[shift:] + SCENARIOS[:shift]:
+                for connections, seconds in ((args.connections, args.duration), (1, args.latency_duration)):
+                    sample = run_wrk(
+                        scenario,
+                        servers[scenario.server],
+                        connections=connections,
+                        seconds=seconds,
+                        cpu=args.load_cpu,
+                        workdir=workdir,
+                        round_=round_,
+                    )
+                    run.samples.append(sample)
+                    run.served[scenario.name] += sample.requests
+                    print(
+                        f"round {round_} {scenario.name:>14} c={connections:<3} {sample.rps:>9,.0f} req/s "
+                        f"p50 {sample.p50_ms:.3f} ms p99 {sample.p99_ms:.3f} ms "
+                        f"non-2xx {sample.non_2xx} errors {sample.errors}",
+                        file=sys.stderr,
+                    )
+    finally:
+        stop(processes)
+
+    checks = []
+    for name in ("governed", "governed-redis", "post"):
+        counts = audit_counts(servers[name])
+        served = run.served[name]
+        records = sum(v for k, v in counts.items() if k != "bench_items")
+        checks.append(
+            f"{name}: {served:,} calls answered to the benchmark, {records:,} audit records "
+            f"({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()) if k != 'bench_items')})"
+            + (f", {counts['bench_items']:,} bench items created" if name == "post" else "")
+            + ("" if records >= served else " — RECORDS MISSING")
+        )
+    checks.append(f"post: audit chain verification: {asyncio.run(verify_chain(servers['post']))}")
+    args.output.write_text(report(run, args, info, checks, started, time.monotonic() - clock, command))
+    print(f"wrote {args.output}", file=sys.stderr)
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if all(s.errors + s.non_2xx == 0 for s in run.samples) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Serve one benchmarked app with uvicorn, one worker pinned to one CPU core.
+
+Started by ``run.py`` (not meant to be run by hand, though it can be)::
+
+    python bench/serve.py --app gateway --port 8101 --data-dir /tmp/x --cpu 0
+
+The uvicorn configuration is the one ``finrail serve`` uses (no access log, no server header,
+lifespan on), so the gateway is measured the way it is deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import uvicorn
+from apps import bare_app, bench_settings, gateway_app, plain_app
+
+from gateway.logging import configure_logging
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--app", choices=("bare", "plain", "gateway"), required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cpu", type=int, default=0, help="the one core the server may run on")
+    parser.add_argument("--data-dir", help="gateway data directory (prepared by run.py)")
+    parser.add_argument("--throttle", default="memory://", help="throttling storage URL")
+    parser.add_argument("--ungoverned", action="store_true", help="bench API with enabled = []")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.cpu})
+
+    app: Any
+    if args.app == "bare":
+        app = bare_app
+    elif args.app == "plain":
+        app = plain_app()
+    else:
+        governed = not args.ungoverned
+        configure_logging(bench_settings(args.data_dir, throttle=args.throttle, governed=governed).logging)
+        app = gateway_app(args.data_dir, throttle=args.throttle, governed=governed)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        workers=1,
+        lifespan="on",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

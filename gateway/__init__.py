@@ -1,0 +1,1 @@
+"""Finrail gateway: assembly, settings, storage wiring, the CLI (DESIGN.md §1)."""
