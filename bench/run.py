@@ -93,7 +93,7 @@ SCENARIOS = (
     Scenario("chain-off", "gateway, bench API `enabled = []`", "chain-off"),
     Scenario("governed", "gateway, full chain, throttling memory://", "governed"),
     Scenario("governed-redis", "gateway, full chain, throttling redis://", "governed-redis"),
-    Scenario("post", "gateway, governed POST (idempotency + audited change)", "post"),
+    Scenario("post", "gateway, governed POST (idempotency + audited change)", "post", "POST"),
 )
 
 

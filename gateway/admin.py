@@ -88,13 +88,15 @@ def _instant(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError:
+        moment: datetime | None = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None or "T" not in value.upper():
         raise Problem(400, f"query.{name}: give an RFC 3339 time with a zone, e.g. 2026-01-01T00:00:00Z",
                       kind="validation", title="Invalid request")
-    return moment.astimezone(UTC)
+    return moment
 
 
 def admin_routes(context: BuildContext) -> list[Any]:
@@ -222,7 +224,7 @@ def admin_routes(context: BuildContext) -> list[Any]:
                                                schema_extra={"format": "date-time"})] = None,
         client_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
         correlation_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
-        after: Annotated[int, QueryParameter(ge=0, description="Cursor: the last seq seen.")] = 0,
+        after: Annotated[int, QueryParameter(ge=0, le=2**53 - 1, description="Cursor: the last seq seen.")] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
         """Audit records, filtered, in sequence order, one page at a time."""

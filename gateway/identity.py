@@ -120,7 +120,7 @@ _OAUTH_EXCEPTION_HANDLERS: dict[Any, Any] = {
 class TokenRequest(msgspec.Struct, frozen=True):
     """A token request (RFC 6749 §4.4.2), sent as ``application/x-www-form-urlencoded``."""
 
-    grant_type: str | None = None
+    grant_type: Annotated[str, msgspec.Meta(min_length=1)]
     """Must be ``client_credentials``, the only grant Finrail supports."""
     scope: str | None = None
     """Scopes wanted, space separated; all of the client's scopes when omitted."""
@@ -134,7 +134,7 @@ class TokenRequest(msgspec.Struct, frozen=True):
 class IntrospectionRequest(msgspec.Struct, frozen=True):
     """An introspection request (RFC 7662 §2.1), sent as ``application/x-www-form-urlencoded``."""
 
-    token: str | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1)]
     """The access token to introspect."""
     token_type_hint: str | None = None
     """Optional hint (``access_token``); Finrail only issues access tokens."""
@@ -352,7 +352,7 @@ async def introspect(
     services: Services,
 ) -> IntrospectionResponse:
     """Tell a resource server whether a token is active, and what it grants."""
-    if data.token is None:
+    if not data.token:
         raise OAuthError(400, "invalid_request", "the token parameter is required")
     return msgspec.convert(await services.tokens.introspect(data.token), IntrospectionResponse)
 

@@ -144,9 +144,18 @@ def govern_document(app: Litestar, api: ApiDescriptor) -> dict[str, Any]:
     return document
 
 
+def _is_litestar_default(response: Any) -> bool:
+    """Litestar's generic 400 (its ValidationException body), which the chain never sends."""
+    if response is None:
+        return True
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return schema.get("description") == "Validation Exception"
+
+
 def _govern_operation(operation: dict[str, Any], method: str, declared: dict[str, Any], schemas: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    responses["400"] = _problem("The request is malformed or fails validation; `invalid_params` names each field.")
+    if _is_litestar_default(responses.get("400")):
+        responses["400"] = _problem("The request is malformed or fails validation; `invalid_params` names each field.")
     responses["429"] = _problem("A rate limit is exhausted.", _RETRY_AFTER)
     responses.setdefault("404", _problem("No such resource."))
     if declared.get("public"):
@@ -161,8 +170,11 @@ def _govern_operation(operation: dict[str, Any], method: str, declared: dict[str
     if method in _BODY_METHODS:
         responses["413"] = _problem("The request body is too large.")
         responses["415"] = _problem("The request body has an unsupported media type.")
-        for content in operation.get("requestBody", {}).get("content", {}).values():
-            _close(content.get("schema"), schemas, set())
+        # JSON bodies are decoded into Structs that refuse unknown fields; form bodies (OAuth)
+        # may carry extension parameters, which RFC 6749 §3.2 says to ignore.
+        json_body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if json_body:
+            _close(json_body.get("schema"), schemas, set())
     if declared.get("effect"):
         parameters = operation.setdefault("parameters", [])
         parameters.insert(0, dict(_IDEMPOTENCY_KEY))

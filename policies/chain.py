@@ -139,6 +139,7 @@ class PolicyMiddleware(ASGIMiddleware):
         self.policies = tuple(policies)
         self.reversed = tuple(reversed(self.policies))
         self._routes: dict[tuple[str, str], RoutePolicy] = {}
+        self._allow: dict[str, str] = {}
 
     def route_for(self, scope: Scope) -> RoutePolicy:
         """The resolved policy of the route handling ``scope`` (resolved once, then cached)."""
@@ -236,8 +237,11 @@ class PolicyMiddleware(ASGIMiddleware):
     async def _send_options(self, call: Call, send: Send) -> None:
         # Litestar's automatic OPTIONS answer lists only the methods of the first handler
         # registered for a path; the app's method map knows them all.
-        methods = call.scope["litestar_app"].route_handler_method_map.get(call.route.template, {})
-        allow = ", ".join(sorted({*methods, "OPTIONS"}))
+        if not self._allow:
+            for route in call.scope["litestar_app"].routes:
+                methods = getattr(route, "methods", ())
+                self._allow[route.path_format] = ", ".join(sorted({*methods, "OPTIONS"}))
+        allow = self._allow.get(call.route.template, "OPTIONS")
         call.status = 204
         await send({"type": "http.response.start", "status": 204,
                     "headers": [(b"allow", allow.encode()), *call.response_headers]})

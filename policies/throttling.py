@@ -111,9 +111,27 @@ class _Plan:
     """Value of ``RateLimit-Policy``: it depends on the plan only, never on the counts."""
 
 
+class _MemoryStorage(MemoryStorage):
+    """``limits``' memory storage, sweeping expired counters at most once a second.
+
+    The stock storage starts a task sweeping every key after each increment that finds the
+    previous sweep finished, so under load every hit costs a pass over all counters of all
+    clients. Expired counters are already ignored when read, so a sweep only frees memory, and
+    once a second is plenty for that.
+    """
+
+    _next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (overrides a private method)
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 def _storage_for(url: str) -> tuple[Storage, redis.asyncio.ConnectionPool | None]:
     if url.startswith("memory://"):
-        return MemoryStorage(), None
+        return _MemoryStorage(), None
     if url.startswith(("redis://", "rediss://")):
         # limits defaults to coredis; Finrail depends on redis-py (redis<8), so say so. The pool
         # is ours, so that close() really closes the connections.

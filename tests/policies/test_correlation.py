@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -77,6 +78,7 @@ async def test_minted_id_is_returned_and_is_the_calls_id() -> None:
     response = await call()
     minted = response.headers["x-correlation-id"]
     assert HEX32.fullmatch(minted)
+    assert uuid.UUID(minted).version == 4
     assert response.json()["correlation_id"] == minted
     assert response.json()["context_id"] == minted
 
