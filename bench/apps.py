@@ -97,12 +97,8 @@ def bench_routes(context: BuildContext) -> list[Any]:
         call = current_call(request.scope)
         now = datetime.now(UTC)
         async with services.engine.begin() as conn:
-            result = await conn.execute(
-                bench_items.insert().values(name=data.name, amount=data.amount, created_at=now)
-            )
-            item = Item(
-                id=int(result.inserted_primary_key[0]), name=data.name, amount=data.amount, created_at=now
-            )
+            result = await conn.execute(bench_items.insert().values(name=data.name, amount=data.amount, created_at=now))
+            item = Item(id=int(result.inserted_primary_key[0]), name=data.name, amount=data.amount, created_at=now)
             await services.audit.record_change(
                 conn,
                 call,

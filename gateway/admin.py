@@ -31,7 +31,9 @@ ADMIN_SCOPES = {
     "admin:catalog:read": "Read the API catalog.",
 }
 
-ClientId = Annotated[str, PathParameter(description="Client id.", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ClientId = Annotated[
+    str, PathParameter(description="Client id.", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
 
 
 class ClientView(msgspec.Struct, frozen=True):
@@ -72,6 +74,7 @@ class AuditPage(msgspec.Struct, frozen=True):
 
 
 def client_view(record: ClientRecord) -> ClientView:
+    """The public view of a client record (never its secret hash)."""
     return ClientView(
         client_id=record.client_id,
         name=record.name,
@@ -103,17 +106,17 @@ def admin_routes(context: BuildContext) -> list[Any]:
     """The admin API's handlers; scope and tier enums come from the catalog and settings."""
     scope_names = tuple(sorted(context.catalog.scopes))
     tiers = tuple(sorted(context.settings.throttling.tiers))
-    Scope = Literal[scope_names]  # type: ignore[valid-type]
-    Tier = Literal[tiers]  # type: ignore[valid-type]
+    scope_name = Literal[scope_names]  # type: ignore[valid-type]
+    tier_name = Literal[tiers]  # type: ignore[valid-type]
 
     class ClientCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """A client to register."""
 
         name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
         """Human name, e.g. the calling application."""
-        scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=len(scope_names))]  # type: ignore[valid-type]
+        scopes: Annotated[list[scope_name], msgspec.Meta(min_length=1, max_length=len(scope_names))]
         """Scopes the client may request."""
-        tier: Tier  # type: ignore[valid-type]
+        tier: tier_name
         """SLA tier that sets its rate limits."""
 
     class ClientCredentials(msgspec.Struct, frozen=True):
@@ -155,7 +158,9 @@ def admin_routes(context: BuildContext) -> list[Any]:
         status_code=201,
         opt=governed("admin:clients:write", effect=True, operation="create_client"),
     )
-    async def create_client(request: Request[Any, Any, Any], services: Services, data: JSONBody[ClientCreate]) -> ClientCredentials:
+    async def create_client(
+        request: Request[Any, Any, Any], services: Services, data: JSONBody[ClientCreate]
+    ) -> ClientCredentials:
         """Register a client; the answer holds its secret, shown this once."""
         call = current_call(request.scope)
         async with services.engine.begin() as conn:
@@ -172,7 +177,9 @@ def admin_routes(context: BuildContext) -> list[Any]:
         status_code=200,
         opt=governed("admin:clients:write", effect=True, operation="rotate_client_secret"),
     )
-    async def rotate_client(request: Request[Any, Any, Any], services: Services, client_id: ClientId) -> ClientCredentials:
+    async def rotate_client(
+        request: Request[Any, Any, Any], services: Services, client_id: ClientId
+    ) -> ClientCredentials:
         """Replace a client's secret; the old one stops working at once."""
         call = current_call(request.scope)
         call.resource_ids["client_id"] = client_id

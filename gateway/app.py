@@ -9,14 +9,13 @@ its own error handling, so any of them could also be deployed alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.catalog import ApiDescriptor, BuildContext, Catalog
 from gateway.migrations import upgrade
@@ -31,6 +30,12 @@ from policies.problems import PROBLEM_JSON, Problem, exception_handlers
 from policies.services import PolicyServices
 
 __all__ = ["Gateway", "build_api", "create_app"]
+
+# Plain ASGI types: the gateway sees lifespan scopes, which Litestar's typed scopes exclude.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("finrail.gateway")
 
@@ -96,21 +101,22 @@ class Gateway:
         self.services = services
         context = BuildContext(settings=settings, catalog=catalog)
         self.apis: dict[str, Litestar] = {}
-        mounts: list[tuple[str, ASGIApp]] = []
+        mounts: list[tuple[str, Litestar]] = []
         for api in catalog:
             app = build_api(api, context, services)
             self.apis[api.key] = app
             mounts.extend((prefix.rstrip("/"), app) for prefix in api.prefixes)
-        self.mounts: Sequence[tuple[str, ASGIApp]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+        self.mounts: Sequence[tuple[str, Litestar]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve lifespan events, and hand every request to the API mounted at its path."""
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         path = scope.get("path", "")
         for prefix, app in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
-                await app(scope, receive, send)
+                await app(scope, receive, send)  # type: ignore[arg-type]
                 return
         if scope["type"] == "http":
             body = Problem(404, f"no API is mounted at {path}; see /admin/v1/catalog").encode(path)

@@ -114,15 +114,16 @@ def _clients(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 _print_json(views)
             else:
-                for view in views:
-                    print(f"{view.client_id}  {view.status:8}  {view.tier:8}  {view.name}  [{' '.join(view.scopes)}]")
+                for item in views:
+                    print(f"{item.client_id}  {item.status:8}  {item.tier:8}  {item.name}  [{' '.join(item.scopes)}]")
             return 0
         secret: str | None = None
         view: ClientView
         if args.action == "create":
             unknown = set(args.scope) - set(gateway.catalog.scopes)
             if unknown:
-                raise CommandError(f"unknown scopes {sorted(unknown)}; known: {', '.join(sorted(gateway.catalog.scopes))}")
+                known = ", ".join(sorted(gateway.catalog.scopes))
+                raise CommandError(f"unknown scopes {sorted(unknown)}; known: {known}")
             if args.tier not in settings.throttling.tiers:
                 raise CommandError(f"unknown tier {args.tier!r}; known: {', '.join(settings.throttling.tiers)}")
             async with operator_change(services, "create_client") as (conn, call):
@@ -192,15 +193,15 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             print(f"BROKEN at sequence {result.first_broken_seq}: {result.reason}", file=sys.stderr)
             return 1
-        if args.output in (None, "-"):
-            count = await log.export(sys.stdout)
-        else:
-            with open(args.output, "w", encoding="utf-8") as out:
-                count = await log.export(out)
+        count = await log.export(out)
         print(f"exported {count} records", file=sys.stderr)
         return 0
 
-    return _run(settings, work)
+    if args.action == "verify" or args.output in (None, "-"):
+        out = sys.stdout
+        return _run(settings, work)
+    with open(args.output, "w", encoding="utf-8") as out:
+        return _run(settings, work)
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:

@@ -94,13 +94,18 @@ def _oauth_error_response(_: Request[Any, Any, Any], exc: OAuthError) -> Respons
 
 
 def _bad_form_response(request: Request[Any, Any, Any], exc: ValidationException) -> Response[OAuthErrorBody]:
-    fields = sorted(
-        {str(item.get("key")) for item in exc.extra if isinstance(item, dict) and item.get("key")}
-        if isinstance(exc.extra, list)
-        else set()
+    # msgspec names the offending form field in its message ("... - at `$.grant_type`").
+    items = exc.extra if isinstance(exc.extra, list) else []
+    reasons = sorted(
+        {
+            f"{item['key']}: {item.get('message', 'invalid')}" if item.get("key") not in (None, "data")
+            else str(item.get("message", "invalid"))
+            for item in items
+            if isinstance(item, dict)
+        }
     )
-    where = f" ({', '.join(fields)})" if fields else ""
-    detail = f"the form parameters are malformed{where}; each parameter must be sent once, as text"
+    detail = "; ".join(reasons) if reasons else "the form parameters are malformed"
+    detail += "; send grant_type=client_credentials, each parameter once, as text"
     return _oauth_error_response(request, OAuthError(400, "invalid_request", detail))
 
 

@@ -149,10 +149,12 @@ def _is_litestar_default(response: Any) -> bool:
     if response is None:
         return True
     schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    return schema.get("description") == "Validation Exception"
+    return bool(schema.get("description") == "Validation Exception")
 
 
-def _govern_operation(operation: dict[str, Any], method: str, declared: dict[str, Any], schemas: dict[str, Any]) -> None:
+def _govern_operation(
+    operation: dict[str, Any], method: str, declared: dict[str, Any], schemas: dict[str, Any]
+) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if _is_litestar_default(responses.get("400")):
         responses["400"] = _problem("The request is malformed or fails validation; `invalid_params` names each field.")

@@ -10,6 +10,7 @@ import getpass
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,7 +28,9 @@ async def operator_change(services: PolicyServices, operation: str) -> AsyncIter
         api="cli", version=1, method="CLI", template=f"finrail {operation}", operation=operation,
         scopes=(), public=False, effect=False, rates=(), threat=ThreatConfig(),
     )
-    scope = {"type": "http", "method": "CLI", "path": f"finrail {operation}", "headers": [], "client": None}
+    scope: dict[str, Any] = {
+        "type": "http", "method": "CLI", "path": f"finrail {operation}", "headers": [], "client": None
+    }
     call = Call(scope=scope, route=route)  # type: ignore[arg-type]
     call.correlation_id = uuid.uuid4().hex
     call.client_id = "operator"

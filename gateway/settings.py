@@ -47,7 +47,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Base for settings sections: immutable and strict about unknown keys."""
 
 
-class ServerSettings(_Section):
+class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Where ``finrail serve`` listens."""
 
     host: str = "127.0.0.1"
@@ -60,7 +60,7 @@ class ServerSettings(_Section):
     """Run the flow worker inside the serving process (the embedded default)."""
 
 
-class StorageSettings(_Section):
+class StorageSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The database holding all durable state."""
 
     url: str | None = None
@@ -71,7 +71,7 @@ class StorageSettings(_Section):
     """Apply migrations at start; turn off when ``finrail db upgrade`` runs in a deploy step."""
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Structured logs."""
 
     level: str = "INFO"
@@ -82,7 +82,7 @@ class LoggingSettings(_Section):
     """Log one line per request (the audit trail already records every governed call)."""
 
 
-class Settings(_Section):
+class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything Finrail can be told; every field has a working embedded default."""
 
     data_dir: str = ".finrail"

@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
 from policies.call import CALL_STATE_KEY, OPT_KEY, Call, RoutePolicy
 from policies.config import PolicyConfig, ThreatConfig
@@ -143,7 +143,7 @@ class PolicyMiddleware(ASGIMiddleware):
 
     def route_for(self, scope: Scope) -> RoutePolicy:
         """The resolved policy of the route handling ``scope`` (resolved once, then cached)."""
-        key = (scope["method"], scope["path_template"])
+        key = (cast("HTTPScope", scope)["method"], scope["path_template"])
         route = self._routes.get(key)
         if route is None:
             route = self._routes[key] = resolve_route(self.api, scope["route_handler"], *key)
@@ -181,7 +181,7 @@ class PolicyMiddleware(ASGIMiddleware):
                 call.rejected_by = policy.name
                 await self._send_problem(call, problem, send)
                 return
-            if scope["method"] == "OPTIONS" and call.route.operation == "options":
+            if call.route.method == "OPTIONS" and call.route.operation == "options":
                 await self._send_options(call, send)
                 return
             if call.replay is not None:
@@ -191,7 +191,7 @@ class PolicyMiddleware(ASGIMiddleware):
         except Exception:
             # Litestar turns handler errors into responses; reaching here means a policy's own
             # response hook failed. Answer 500 if nothing was sent yet, never a traceback.
-            logger.exception("policy chain failed on %s %s", scope["method"], scope["path"])
+            logger.exception("policy chain failed on %s %s", call.route.method, scope["path"])
             if call.status == 0:
                 await self._send_problem(call, Problem(500, "the gateway failed to process the call"), send)
             elif not sent_final:
@@ -212,12 +212,12 @@ class PolicyMiddleware(ASGIMiddleware):
         body = call.body
         delivered = False
 
-        async def replay_body() -> Message:
+        async def replay_body() -> HTTPReceiveMessage:
             nonlocal delivered
             if not delivered:
                 delivered = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            return cast("HTTPReceiveMessage", await receive())
 
         return replay_body
 

@@ -11,13 +11,13 @@ import msgspec
 
 __all__ = [
     "AuditConfig",
+    "AuthConfig",
     "IdempotencyConfig",
     "PolicyConfig",
     "RoutePolicyConfig",
     "ThreatConfig",
     "ThrottlingConfig",
     "TrustedIssuer",
-    "AuthConfig",
 ]
 
 
@@ -25,7 +25,7 @@ class _Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     """Base for settings Structs: immutable, and unknown keys are an error, not a silent typo."""
 
 
-class ThreatConfig(_Config):
+class ThreatConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Limits that stop hostile or broken payloads before any handler sees them."""
 
     max_body_bytes: int = 1_048_576
@@ -38,7 +38,7 @@ class ThreatConfig(_Config):
     """Largest total size of the request headers; larger is answered with 431."""
 
 
-class TrustedIssuer(_Config):
+class TrustedIssuer(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """An external OAuth2 issuer whose RFC 9068 access tokens are accepted besides our own."""
 
     issuer: str
@@ -49,7 +49,7 @@ class TrustedIssuer(_Config):
     """Expected ``aud``; defaults to the gateway's own audience."""
 
 
-class AuthConfig(_Config):
+class AuthConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How bearer tokens are issued and verified."""
 
     issuer: str = "http://127.0.0.1:8000"
@@ -66,13 +66,13 @@ class AuthConfig(_Config):
     """How long a client's status is trusted before it is read again (bounds revocation delay)."""
     token_cache_size: int = 10_000
     """Verified tokens kept in memory, so a signature is checked once, not on every call."""
-    token_endpoint_rate: str = "30/minute"
+    token_endpoint_rate: str = "30/minute"  # noqa: S105 - a rate, not a secret
     """Token requests allowed per client id and, separately, per source address."""
     trusted_issuers: tuple[TrustedIssuer, ...] = ()
     """External issuers whose tokens are accepted (issuer + JWKS URL)."""
 
 
-class ThrottlingConfig(_Config):
+class ThrottlingConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Rate limits, evaluated with the ``limits`` library."""
 
     storage: str = "memory://"
@@ -89,7 +89,7 @@ class ThrottlingConfig(_Config):
     """Switch throttling off entirely (for benchmarks of the bare chain)."""
 
 
-class IdempotencyConfig(_Config):
+class IdempotencyConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How ``Idempotency-Key`` requests are remembered."""
 
     retention_hours: int = 24
@@ -98,7 +98,7 @@ class IdempotencyConfig(_Config):
     """How long an in-flight key blocks a retry before it is considered abandoned."""
 
 
-class AuditConfig(_Config):
+class AuditConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How audit records of read calls are batched (records of changes are never batched)."""
 
     batch_size: int = 200
@@ -107,7 +107,7 @@ class AuditConfig(_Config):
     """Longest time a read record waits in memory before it is written."""
 
 
-class RoutePolicyConfig(_Config):
+class RoutePolicyConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Overrides for one route, keyed ``"METHOD /path/template"`` in the settings."""
 
     rate: str | None = None
@@ -118,7 +118,7 @@ class RoutePolicyConfig(_Config):
     """Replace the body size limit for this route."""
 
 
-class PolicyConfig(_Config):
+class PolicyConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Policies of one API; every field falls back to the gateway-wide value when unset."""
 
     enabled: tuple[str, ...] | None = None

@@ -58,7 +58,7 @@ class ProblemDocument(msgspec.Struct, frozen=True, omit_defaults=True):
     """Each invalid input, with its field path."""
 
 
-class Problem(Exception):
+class Problem(Exception):  # noqa: N818 - it is the answer, not only an error
     """An error answer; raising it anywhere in the chain or a handler sends problem+json."""
 
     def __init__(

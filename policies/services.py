@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from policies.audit import AuditLog
 from policies.clients import ClientRegistry
 from policies.config import AuditConfig, AuthConfig, IdempotencyConfig, ThrottlingConfig
+from policies.correlation import propagate
 from policies.idempotency import IdempotencyStore
 from policies.keys import KeyStore
 from policies.metrics import Metrics
@@ -51,6 +52,7 @@ class PolicyServices:
     ) -> PolicyServices:
         """Wire the services for one process (nothing is opened until :meth:`start`)."""
         http = http or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        propagate(http)
         keys = KeyStore(engine, algorithm=auth.algorithm, token_ttl_seconds=auth.token_ttl_seconds)
         clients = ClientRegistry(engine, cache_seconds=auth.client_cache_seconds)
         return cls(

@@ -28,7 +28,7 @@ class Validation(Policy):
 
     async def on_request(self, call: Call) -> None:
         """Check the declared media type of a request body."""
-        if call.scope["method"] not in _BODY_METHODS or not call.body:
+        if call.route.method not in _BODY_METHODS or not call.body:
             return
         raw = call.header(b"content-type")
         media_type = (raw or "").split(";", 1)[0].strip().lower()

@@ -28,7 +28,8 @@ async def test_create_client_shows_secret_once_and_audits_the_change(
     assert token.status_code == 200
     listed = await client.get(f"/admin/v1/clients/{new_id}", headers=operator.headers)
     assert listed.status_code == 200
-    assert "client_secret" not in listed.text and secret not in listed.text
+    assert "client_secret" not in listed.text
+    assert secret not in listed.text
 
     # the change is in the audit trail with before/after, but never the secret
     correlation = answer.headers["x-correlation-id"]
@@ -162,7 +163,8 @@ async def test_audit_query_filters_and_pages(gateway: Gateway, client: httpx.Asy
     rest = await client.get("/admin/v1/audit", params={"client_id": operator.client_id, "after": body["next_cursor"]},
                             headers=operator.headers)
     seqs = [r["seq"] for r in body["items"] + rest.json()["items"]]
-    assert seqs == sorted(seqs) and len(seqs) >= 3
+    assert seqs == sorted(seqs)
+    assert len(seqs) >= 3
     naive = await client.get("/admin/v1/audit", params={"since": "2026-01-01T00:00:00"}, headers=operator.headers)
     assert naive.status_code == 400
 
