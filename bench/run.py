@@ -426,6 +426,20 @@ def target_row(label: str, value: float, target: float, fmt: str, *, at_least: b
     return f"| {label} | {shown} | {wanted} | {met(ok)} |"
 
 
+def headroom(run: Run, load: int) -> str:
+    """Whether wrk, not the server, could have been the limit (it must not be)."""
+    bare = median([s.rps for s in run.of("bare", load)])
+    shares = {name: median([s.core_share for s in run.of(name, load)]) for name in ("plain", "governed")}
+    busy = all(share >= 0.85 for share in shares.values())
+    return (
+        f"Load generator check: wrk drove the bare app at {bare:,.0f} req/s, "
+        f"{bare / median([s.rps for s in run.of('plain', load)]):.1f}x the plain Litestar app and "
+        f"{bare / median([s.rps for s in run.of('governed', load)]):.1f}x the governed one, and those two "
+        f"servers kept their core busy (core share {shares['plain']:.2f} and {shares['governed']:.2f}): "
+        + ("the servers, not wrk, were the limit." if busy else "**a server was not saturated; see the rounds.**")
+    )
+
+
 def report(
     run: Run,
     args: argparse.Namespace,
@@ -474,6 +488,8 @@ def report(
         "",
         f"Validity: **{'valid' if bad == 0 else 'INVALID'}**: {bad} non-2xx answers or socket errors in "
         f"{sum(s.requests for s in run.samples):,} requests.",
+        "",
+        headroom(run, load),
         "",
         "## 1. GET: governed against ungoverned and bare",
         "",

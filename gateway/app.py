@@ -8,6 +8,8 @@ its own error handling, so any of them could also be deployed alone.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
@@ -39,6 +41,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("finrail.gateway")
 
+HOUSEKEEPING_INTERVAL_SECONDS = 3600.0
+
 
 def _document_route(api: ApiDescriptor, app_ref: list[Litestar]) -> Any:
     cached: list[bytes] = []
@@ -66,7 +70,10 @@ def build_api(api: ApiDescriptor, context: BuildContext, services: PolicyService
         The API's app; the gateway mounts it under ``api.prefixes``.
     """
     settings = context.settings
-    chain = build_chain(ApiIdentity(api.name, api.major, settings.policy_for(api.name), settings.threat), services)
+    policy = settings.policy_for(api.name)
+    if policy.enabled is None and api.policies is not None:
+        policy = msgspec.structs.replace(policy, enabled=api.policies)
+    chain = build_chain(ApiIdentity(api.name, api.major, policy, settings.threat), services)
     app_ref: list[Litestar] = []
     hidden = f"/_litestar/{api.name}/v{api.major}"
     app = Litestar(
@@ -107,6 +114,7 @@ class Gateway:
             self.apis[api.key] = app
             mounts.extend((prefix.rstrip("/"), app) for prefix in api.prefixes)
         self.mounts: Sequence[tuple[str, Litestar]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+        self._housekeeping: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve lifespan events, and hand every request to the API mounted at its path."""
@@ -125,17 +133,34 @@ class Gateway:
             await send({"type": "http.response.body", "body": body})
 
     async def startup(self) -> None:
-        """Migrate (embedded default) and start the policy services."""
+        """Migrate (embedded default), start the policy services and the housekeeping task."""
         if self.settings.storage.auto_migrate:
             await upgrade(self.settings.database_url)
         await self.services.start()
+        self._housekeeping = asyncio.create_task(self._keep_house(), name="finrail-housekeeping")
         logger.info("finrail started", extra={"apis": [api.name for api in self.catalog]})
 
     async def shutdown(self) -> None:
-        """Flush the audit trail and close connections."""
+        """Stop housekeeping, flush the audit trail and close connections."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
         await self.services.close()
         await self.services.engine.dispose()
         logger.info("finrail stopped")
+
+    async def _keep_house(self) -> None:
+        """Drop idempotency keys past their retention, once at start and then hourly."""
+        while True:
+            try:
+                purged = await self.services.idempotency.purge_expired()
+                if purged:
+                    logger.info("purged expired idempotency keys", extra={"count": purged})
+            except Exception:
+                logger.exception("housekeeping failed; retrying in an hour")
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -52,6 +52,8 @@ class ApiDescriptor:
     """Builds the API's Litestar route handlers."""
     status: Status = "active"
     """Lifecycle status shown in the catalog."""
+    policies: tuple[str, ...] | None = None
+    """Policies this API runs by default (all when None); ``[apis.<name>] enabled`` overrides it."""
 
     @property
     def key(self) -> str:

@@ -173,7 +173,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         client = await services.clients.get(args.client_id)
         if client is None or client.status != "active":
             raise CommandError(f"no active client {args.client_id}")
-        issued = services.tokens.issue(client, " ".join(args.scope) if args.scope else None)
+        issued = await services.tokens.issue(client, " ".join(args.scope) if args.scope else None)
         if args.json:
             _print_json(issued)
         else:

@@ -6,19 +6,17 @@ from typing import Any
 
 from gateway.admin import ADMIN_SCOPES, admin_routes
 from gateway.catalog import ApiDescriptor, BuildContext, Catalog
+from gateway.identity import identity_handlers
+from gateway.ops import ops_handlers
 
 __all__ = ["default_catalog"]
 
 
 def _identity_routes(context: BuildContext) -> list[Any]:
-    from gateway.identity import identity_handlers
-
     return list(identity_handlers)
 
 
 def _ops_routes(context: BuildContext) -> list[Any]:
-    from gateway.ops import ops_handlers
-
     return list(ops_handlers)
 
 
@@ -55,6 +53,9 @@ def default_catalog() -> Catalog:
                 prefixes=("/health", "/metrics"),
                 scopes={},
                 routes=_ops_routes,
+                # Probes and scrapes must never be throttled out of rotation, and auditing
+                # them would bury the calls that matter.
+                policies=("correlation", "threat"),
             ),
         )
     )
