@@ -9,16 +9,26 @@ a restart and are shared by every process), and are kept ``retention_hours`` (at
 
 The store claims a key with a plain ``INSERT`` and treats the unique violation as "already
 claimed": that is atomic on SQLite and PostgreSQL alike, with no table lock.
+
+Stored answers can hold secrets (``POST /admin/v1/clients`` answers with a client secret), so
+the database never holds a key or an answer in the clear: rows are found by a SHA-256 digest
+of the key, and the answer is sealed with AES-GCM under a key derived from the idempotency key
+itself. Only a caller presenting the key can read the stored answer back.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -84,6 +94,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _digest(key: str) -> str:
+    """What the database holds instead of the key."""
+    return hashlib.sha256(key.encode("latin-1")).hexdigest()
+
+
+def _cipher(client_id: str, key: str) -> AESGCM:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=client_id.encode(), info=b"finrail idempotency")
+    return AESGCM(hkdf.derive(key.encode("latin-1")))
+
+
+def _seal(client_id: str, key: str, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    nonce = os.urandom(12)
+    plain = msgspec.msgpack.encode((headers, body))
+    return nonce + _cipher(client_id, key).encrypt(nonce, plain, client_id.encode())
+
+
+def _unseal(client_id: str, key: str, sealed: bytes) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    try:
+        plain = _cipher(client_id, key).decrypt(sealed[:12], sealed[12:], client_id.encode())
+    except (InvalidTag, ValueError):
+        return None
+    headers, body = msgspec.msgpack.decode(plain, type=tuple[list[tuple[bytes, bytes]], bytes])
+    return headers, body
+
+
 class IdempotencyStore:
     """Durable claims on idempotency keys, shared by every process using the database."""
 
@@ -113,7 +148,7 @@ class IdempotencyStore:
                     await conn.execute(
                         idempotency_keys.insert().values(
                             client_id=client_id,
-                            key=key,
+                            key=_digest(key),
                             method=method,
                             path=path[:2000],
                             fingerprint=fingerprint,
@@ -136,7 +171,7 @@ class IdempotencyStore:
         self, client_id: str, key: str, method: str, path: str, fingerprint: str
     ) -> Claim | None:
         table = idempotency_keys
-        where = sa.and_(table.c.client_id == client_id, table.c.key == key)
+        where = sa.and_(table.c.client_id == client_id, table.c.key == _digest(key))
         now = _now()
         async with self.engine.begin() as conn:
             row = (
@@ -176,8 +211,11 @@ class IdempotencyStore:
             if row.fingerprint != fingerprint:
                 return Claim(state=ClaimState.MISMATCH)
             if row.state == _COMPLETED:
-                headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in row.headers]
-                return Claim(state=ClaimState.REPLAY, status=row.status_code, headers=headers, body=row.body)
+                opened = _unseal(client_id, key, row.body)
+                if opened is None:  # same digest, different key: as good as a different request
+                    return Claim(state=ClaimState.MISMATCH)
+                headers, body = opened
+                return Claim(state=ClaimState.REPLAY, status=row.status_code, headers=headers, body=body)
             if row.locked_until > now:
                 return Claim(state=ClaimState.IN_FLIGHT)
             # The first call's process died holding the key: take it over, atomically, so that
@@ -197,13 +235,8 @@ class IdempotencyStore:
         async with self.engine.begin() as conn:
             await conn.execute(
                 table.update()
-                .where(table.c.client_id == client_id, table.c.key == key, table.c.state == _IN_FLIGHT)
-                .values(
-                    state=_COMPLETED,
-                    status_code=status,
-                    headers=[[name.decode("latin-1"), value.decode("latin-1")] for name, value in headers],
-                    body=body,
-                )
+                .where(table.c.client_id == client_id, table.c.key == _digest(key), table.c.state == _IN_FLIGHT)
+                .values(state=_COMPLETED, status_code=status, headers=None, body=_seal(client_id, key, headers, body))
             )
 
     async def release(self, client_id: str, key: str) -> None:
@@ -212,7 +245,7 @@ class IdempotencyStore:
         async with self.engine.begin() as conn:
             await conn.execute(
                 table.delete().where(
-                    table.c.client_id == client_id, table.c.key == key, table.c.state == _IN_FLIGHT
+                    table.c.client_id == client_id, table.c.key == _digest(key), table.c.state == _IN_FLIGHT
                 )
             )
 

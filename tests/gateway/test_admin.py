@@ -201,3 +201,29 @@ async def test_unknown_paths_are_problem_404(client: httpx.AsyncClient, path: st
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["detail"]
+
+
+async def test_stored_replays_hold_no_secret_in_the_clear(
+    gateway: Gateway, client: httpx.AsyncClient, operator: Operator
+) -> None:
+    import sqlalchemy as sa
+
+    from policies.tables import idempotency_keys
+
+    key = "secret-bearing-key-1"
+    answer = await client.post(
+        "/admin/v1/clients", json=NEW_CLIENT, headers={**operator.headers, "Idempotency-Key": key}
+    )
+    secret = answer.json()["client_secret"]
+    async with gateway.services.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(idempotency_keys))).mappings().all()
+    assert len(rows) == 1
+    stored = repr(dict(rows[0]))
+    assert key not in stored
+    assert secret not in stored
+    assert secret.encode() not in rows[0]["body"]
+    # …and the key holder still gets the very same answer back
+    again = await client.post(
+        "/admin/v1/clients", json=NEW_CLIENT, headers={**operator.headers, "Idempotency-Key": key}
+    )
+    assert again.json()["client_secret"] == secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,7 +97,7 @@ async def test_purge_removes_only_expired_keys(store: IdempotencyStore, engine: 
     async with engine.begin() as conn:
         await conn.execute(
             idempotency_keys.update()
-            .where(idempotency_keys.c.key == "old")
+            .where(idempotency_keys.c.key == hashlib.sha256(b"old").hexdigest())
             .values(created_at=past, expires_at=past + timedelta(hours=24))
         )
 
