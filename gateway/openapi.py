@@ -9,6 +9,7 @@ enforces, so contract tests and the server agree. Export and drift check live he
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,10 @@ def check_documents(apps: dict[str, Litestar], catalog: Catalog, root: Path) -> 
         expected = render_document(govern_document(apps[api.key], api))
         if not target.exists():
             problems.append(f"{api.export_path}: missing (run `finrail openapi export`)")
-        elif target.read_text(encoding="utf-8") != expected:
-            problems.append(f"{api.export_path}: differs from the code (run `finrail openapi export`)")
+        elif (committed := target.read_text(encoding="utf-8")) != expected:
+            diff = difflib.unified_diff(
+                committed.splitlines(), expected.splitlines(), "committed", "code", n=1, lineterm=""
+            )
+            excerpt = "\n".join(list(diff)[2:14])
+            problems.append(f"{api.export_path}: differs from the code (run `finrail openapi export`)\n{excerpt}")
     return problems
