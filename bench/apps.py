@@ -129,17 +129,22 @@ def bench_catalog() -> Catalog:
     return Catalog(apis=(*default_catalog().apis, bench))
 
 
-def bench_settings(data_dir: str, *, throttle: str = "memory://", governed: bool = True) -> Settings:
+def bench_settings(
+    data_dir: str, *, throttle: str = "memory://", governed: bool = True, enabled: tuple[str, ...] | None = None
+) -> Settings:
     """Settings of a benchmarked gateway.
 
     Args:
         data_dir: Directory of its embedded SQLite database.
         throttle: Counter storage of the throttling policy (``memory://`` or ``redis://…``).
         governed: Every policy on the ``bench`` API, or none of them (``enabled = []``).
+        enabled: Run only these policies on the ``bench`` API (for measuring one policy's cost).
 
     Returns:
         Settings whose limits are never reached, so no call is throttled.
     """
+    if enabled is None and not governed:
+        enabled = ()
     return load_settings(
         environ={},
         data_dir=data_dir,
@@ -151,13 +156,16 @@ def bench_settings(data_dir: str, *, throttle: str = "memory://", governed: bool
             "default_tier": TIER,
             "spike": "100000000/second",
         },
-        apis={} if governed else {"bench": {"enabled": []}},
+        apis={} if enabled is None else {"bench": {"enabled": list(enabled)}},
     )
 
 
-def gateway_app(data_dir: str, *, throttle: str = "memory://", governed: bool = True) -> Gateway:
+def gateway_app(
+    data_dir: str, *, throttle: str = "memory://", governed: bool = True, enabled: tuple[str, ...] | None = None
+) -> Gateway:
     """The gateway with the ``bench`` API, as ``finrail serve`` would build it."""
-    return create_app(bench_settings(data_dir, throttle=throttle, governed=governed), bench_catalog())
+    settings = bench_settings(data_dir, throttle=throttle, governed=governed, enabled=enabled)
+    return create_app(settings, bench_catalog())
 
 
 def plain_app() -> Litestar:

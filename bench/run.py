@@ -19,6 +19,9 @@ connections: throughput and loaded latency), then with one connection (the laten
 pays with no queueing: that is where the chain's added p99 shows). Ratios are taken between
 scenarios of the same round and the median over rounds is reported, which cancels most of the
 noise of a shared machine. Any non-2xx answer or socket error makes the run invalid.
+
+With ``--breakdown`` seven more gateways serve the GET with the first 1..7 policies of the chain,
+and extra rounds measure the CPU cost each policy adds (about 2.5 more minutes).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ import httpx
 import redis
 from apps import GET_PATH, POST_PATH, QUOTE_JSON, SCOPES, TIER, gateway_app, metadata
 
+from policies.chain import POLICY_ORDER
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "RESULTS.md"
@@ -66,6 +71,7 @@ class Server:
     data_dir: Path | None = None
     throttle: str = "memory://"
     ungoverned: bool = False
+    enabled: tuple[str, ...] | None = None
     token: str = ""
 
     @property
@@ -153,7 +159,9 @@ class Run:
 async def prepare_gateway(server: Server) -> str:
     """Migrate the server's database, add the bench table, register a client, issue a token."""
     assert server.data_dir is not None
-    app = gateway_app(str(server.data_dir), throttle=server.throttle, governed=not server.ungoverned)
+    app = gateway_app(
+        str(server.data_dir), throttle=server.throttle, governed=not server.ungoverned, enabled=server.enabled
+    )
     await app.startup()
     try:
         async with app.services.engine.begin() as conn:
@@ -183,6 +191,8 @@ def start(server: Server, cpu: int, logs: Path) -> subprocess.Popen[bytes]:
         command += ["--data-dir", str(server.data_dir)]
     if server.ungoverned:
         command.append("--ungoverned")
+    if server.enabled is not None:
+        command += ["--enabled", ",".join(server.enabled)]
     log = (logs / f"{server.name}.log").open("wb")
     return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
@@ -227,7 +237,7 @@ def preflight(scenario: Scenario, server: Server) -> int:
         if answer.status_code != 200 or json.loads(answer.content) != json.loads(QUOTE_JSON):
             raise SystemExit(f"{scenario.name}: GET answered {answer.status_code} {answer.text[:200]}")
         governed = scenario.name.startswith("governed")
-        if governed != ("ratelimit-policy" in answer.headers):
+        if not scenario.name.startswith("bd-") and governed != ("ratelimit-policy" in answer.headers):
             raise SystemExit(f"{scenario.name}: the policy chain is {'not ' if governed else ''}running")
         if governed:
             refused = httpx.get(url, timeout=5)
@@ -429,15 +439,45 @@ def target_row(label: str, value: float, target: float, fmt: str, *, at_least: b
 def headroom(run: Run, load: int) -> str:
     """Whether wrk, not the server, could have been the limit (it must not be)."""
     bare = median([s.rps for s in run.of("bare", load)])
+    plain = median([s.rps for s in run.of("plain", load)])
+    governed = median([s.rps for s in run.of("governed", load)])
     shares = {name: median([s.core_share for s in run.of(name, load)]) for name in ("plain", "governed")}
-    busy = all(share >= 0.85 for share in shares.values())
-    return (
-        f"Load generator check: wrk drove the bare app at {bare:,.0f} req/s, "
-        f"{bare / median([s.rps for s in run.of('plain', load)]):.1f}x the plain Litestar app and "
-        f"{bare / median([s.rps for s in run.of('governed', load)]):.1f}x the governed one, and those two "
-        f"servers kept their core busy (core share {shares['plain']:.2f} and {shares['governed']:.2f}): "
-        + ("the servers, not wrk, were the limit." if busy else "**a server was not saturated; see the rounds.**")
+    verdict = (
+        "so wrk was not what limited the plain and governed runs; a core share below 1 there means other "
+        "processes of the machine took turns on the server's core, which req per CPU-s corrects for."
+        if bare >= 1.5 * plain
+        else "**too close: wrk may have limited the plain run; the req/s ratios are not trustworthy.**"
     )
+    return (
+        f"Load generator check: wrk drove the bare app at {bare:,.0f} req/s, {bare / plain:.1f}x the plain "
+        f"Litestar app and {bare / governed:.1f}x the governed one (core share of those two servers: "
+        f"{shares['plain']:.2f} and {shares['governed']:.2f}), {verdict}"
+    )
+
+
+def breakdown(run: Run, load: int) -> list[str]:
+    """The cost of each policy: CPU per request as the chain grows one policy at a time."""
+    costs = [median([1e6 / s.cpu_rps for s in run.of(f"bd-{n}", load) if s.cpu_rps]) for n in range(9)]
+    plain = median([1e6 / s.cpu_rps for s in run.of("plain", load) if s.cpu_rps])
+    chain = costs[-1] - costs[0]
+    lines = [
+        "## Cost of each policy (GET)",
+        "",
+        "The gateway served with the first *n* policies of the chain (`POLICY_ORDER`), one server per *n*, "
+        "measured in the same rotated rounds. CPU per request is the steady measure here; the marginal "
+        "cost of a policy is the difference to the row above (noise of a few µs either way).",
+        "",
+        "| policies | last added | CPU µs/req | marginal µs | share of the chain's cost |",
+        "|---:|---|---:|---:|---:|",
+        f"| plain Litestar | (no gateway) | {plain:,.0f} | | |",
+    ]
+    for n, cost in enumerate(costs):
+        name = POLICY_ORDER[n - 1] if n else "(none: `enabled = []`)"
+        marginal = cost - costs[n - 1] if n else cost - plain
+        share = f"{marginal / chain:.0%}" if n and chain > 0 else ""
+        lines.append(f"| {n} | {name} | {cost:,.0f} | {marginal:+,.0f} | {share} |")
+    lines.append("")
+    return lines
 
 
 def report(
@@ -561,6 +601,7 @@ def report(
         f"| added p99, 1 connection (redis - memory) | {added(run, 'governed-redis', 'governed', 1):.3f} ms "
         "| | for information |",
         "",
+        *(breakdown(run, load) if run.of("bd-0", load) else []),
         "## Checks after the run",
         "",
         *(f"- {check}" for check in checks),
@@ -597,9 +638,17 @@ def parse_args() -> argparse.Namespace:
         default="redis://127.0.0.1:6379/14",
         help="throttling storage of governed-redis (default redis://127.0.0.1:6379/14)",
     )
-    parser.add_argument("--port", type=int, default=18100, help="first of six consecutive ports (default 18100)")
+    parser.add_argument(
+        "--port", type=int, default=18100, help="first of 6 (13 with --breakdown) consecutive ports (default 18100)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="report file (default bench/RESULTS.md)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (databases, server logs)")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also measure the GET with the chain grown one policy at a time (about 2.5 more minutes)",
+    )
+    parser.add_argument("--breakdown-rounds", type=int, default=3, help="rounds of the breakdown (default 3)")
     return parser.parse_args()
 
 
@@ -624,6 +673,13 @@ def main() -> int:
         Server("governed-redis", "gateway", args.port + 4, workdir / "governed-redis", throttle=args.redis),
         Server("post", "gateway", args.port + 5, workdir / "post"),
     ]
+    steps = [Scenario("bd-0", "no policy", "chain-off"), Scenario("bd-8", "all policies", "governed")]
+    if args.breakdown:
+        for n in range(1, len(POLICY_ORDER)):
+            specs.append(
+                Server(f"chain-{n}", "gateway", args.port + 5 + n, workdir / f"chain-{n}", enabled=POLICY_ORDER[:n])
+            )
+            steps.insert(n, Scenario(f"bd-{n}", f"+ {POLICY_ORDER[n - 1]}", f"chain-{n}"))
     servers: dict[str, Server] = {}
     for spec in specs:
         token = asyncio.run(prepare_gateway(spec)) if spec.data_dir is not None else ""
@@ -631,6 +687,27 @@ def main() -> int:
 
     run = Run()
     processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def measure(scenario: Scenario, connections: int, seconds: float, round_: int) -> Sample:
+        sample = run_wrk(
+            scenario,
+            servers[scenario.server],
+            connections=connections,
+            seconds=seconds,
+            cpu=args.load_cpu,
+            workdir=workdir,
+            round_=round_,
+            pid=processes[scenario.server].pid,
+        )
+        print(
+            f"round {round_} {scenario.name:>14} c={connections:<3} {sample.rps:>9,.0f} req/s "
+            f"({sample.cpu_rps:>6,.0f} per CPU-s, core share {sample.core_share:.2f}) "
+            f"p50 {sample.p50_ms:.3f} ms p99 {sample.p99_ms:.3f} ms "
+            f"non-2xx {sample.non_2xx} errors {sample.errors}",
+            file=sys.stderr,
+        )
+        return sample
+
     try:
         for server in servers.values():
             processes[server.name] = start(server, args.server_cpu, workdir)
@@ -638,41 +715,24 @@ def main() -> int:
             wait_ready(server, processes[server.name])
         for scenario in SCENARIOS:
             run.served[scenario.name] = preflight(scenario, servers[scenario.server])
-            warm = run_wrk(
-                scenario,
-                servers[scenario.server],
-                connections=args.connections,
-                seconds=args.warmup,
-                cpu=args.load_cpu,
-                workdir=workdir,
-                round_=0,
-                pid=processes[scenario.server].pid,
-            )
-            run.served[scenario.name] += warm.requests
-            print(f"warm-up {scenario.name}: {warm.rps:,.0f} req/s", file=sys.stderr)
+            run.served[scenario.name] += measure(scenario, args.connections, args.warmup, 0).requests
         for round_ in range(1, args.rounds + 1):
             shift = (round_ - 1) % len(SCENARIOS)
             for scenario in SCENARIOS[shift:] + SCENARIOS[:shift]:
                 for connections, seconds in ((args.connections, args.duration), (1, args.latency_duration)):
-                    sample = run_wrk(
-                        scenario,
-                        servers[scenario.server],
-                        connections=connections,
-                        seconds=seconds,
-                        cpu=args.load_cpu,
-                        workdir=workdir,
-                        round_=round_,
-                        pid=processes[scenario.server].pid,
-                    )
+                    sample = measure(scenario, connections, seconds, round_)
                     run.samples.append(sample)
                     run.served[scenario.name] += sample.requests
-                    print(
-                        f"round {round_} {scenario.name:>14} c={connections:<3} {sample.rps:>9,.0f} req/s "
-                        f"({sample.cpu_rps:>6,.0f} per CPU-s, core share {sample.core_share:.2f}) "
-                        f"p50 {sample.p50_ms:.3f} ms p99 {sample.p99_ms:.3f} ms "
-                        f"non-2xx {sample.non_2xx} errors {sample.errors}",
-                        file=sys.stderr,
-                    )
+        if args.breakdown:
+            for scenario in steps[1:-1]:
+                preflight(scenario, servers[scenario.server])
+                measure(scenario, args.connections, args.warmup, 0)
+            for round_ in range(1, args.breakdown_rounds + 1):
+                shift = (round_ - 1) % len(steps)
+                for scenario in steps[shift:] + steps[:shift]:
+                    sample = measure(scenario, args.connections, args.duration, round_)
+                    run.samples.append(sample)
+                    run.served[scenario.server] = run.served.get(scenario.server, 0) + sample.requests
     finally:
         stop(processes)
 

@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--data-dir", help="gateway data directory (prepared by run.py)")
     parser.add_argument("--throttle", default="memory://", help="throttling storage URL")
     parser.add_argument("--ungoverned", action="store_true", help="bench API with enabled = []")
+    parser.add_argument("--enabled", help="comma-separated policies to run on the bench API (default: all)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})
 
@@ -38,8 +39,10 @@ def main() -> None:
         app = plain_app()
     else:
         governed = not args.ungoverned
-        configure_logging(bench_settings(args.data_dir, throttle=args.throttle, governed=governed).logging)
-        app = gateway_app(args.data_dir, throttle=args.throttle, governed=governed)
+        enabled = tuple(filter(None, args.enabled.split(","))) if args.enabled is not None else None
+        settings = bench_settings(args.data_dir, throttle=args.throttle, governed=governed, enabled=enabled)
+        configure_logging(settings.logging)
+        app = gateway_app(args.data_dir, throttle=args.throttle, governed=governed, enabled=enabled)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
