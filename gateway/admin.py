@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
-from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from gateway.catalog import BuildContext, CatalogEntry
@@ -20,7 +19,7 @@ from gateway.dependencies import CatalogDependency, Services
 from policies.audit import AuditRecord
 from policies.call import current_call, governed
 from policies.clients import ClientRecord
-from policies.problems import Problem, ProblemDocument
+from policies.problems import Problem, problem_spec
 
 __all__ = ["ADMIN_SCOPES", "AuditPage", "ClientPage", "ClientView", "admin_routes", "client_view"]
 
@@ -200,8 +199,7 @@ def admin_routes(context: BuildContext) -> list[Any]:
         "/admin/v1/clients/{client_id:str}/disable",
         status_code=200,
         opt=governed("admin:clients:write", operation="disable_client"),
-        responses={409: ResponseSpec(ProblemDocument, description="The caller tried to disable itself.",
-                                     media_type="application/problem+json")},
+        responses={409: problem_spec("The caller tried to disable itself.")},
     )
     async def disable_client(request: Request[Any, Any, Any], services: Services, client_id: ClientId) -> ClientView:
         """Disable a client: no new tokens, and its current tokens stop working."""

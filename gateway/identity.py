@@ -29,7 +29,7 @@ from litestar.params import Body
 
 from gateway.dependencies import CatalogDependency, Services
 from policies.call import current_call, governed, public
-from policies.problems import PROBLEM_JSON, Problem, ProblemDocument, problem_response
+from policies.problems import Problem, problem_response, problem_spec
 from policies.services import PolicyServices
 from policies.throttling import too_many
 from policies.tokens import InvalidScopeError, IssuedToken
@@ -258,16 +258,14 @@ _TOKEN_RESPONSES = {
     400: ResponseSpec(
         OAuthErrorBody,
         description="`invalid_request`, `unsupported_grant_type` or `invalid_scope` (RFC 6749 §5.2).",
+        generate_examples=False,
     ),
     401: ResponseSpec(
         OAuthErrorBody,
         description="`invalid_client`: unknown client, wrong secret or disabled client (RFC 6749 §5.2).",
+        generate_examples=False,
     ),
-    429: ResponseSpec(
-        ProblemDocument,
-        media_type=PROBLEM_JSON,
-        description="Too many token requests for this client id or from this address.",
-    ),
+    429: problem_spec("Too many token requests for this client id or from this address."),
 }
 
 _FORM = Body(media_type=RequestEncodingType.URL_ENCODED, title="Token request")
@@ -348,7 +346,11 @@ async def token(
     tags=["identity"],
     exception_handlers=_OAUTH_EXCEPTION_HANDLERS,
     responses={
-        400: ResponseSpec(OAuthErrorBody, description="`invalid_request`: the token parameter is missing.")
+        400: ResponseSpec(
+            OAuthErrorBody,
+            description="`invalid_request`: the token parameter is missing.",
+            generate_examples=False,
+        )
     },
     response_headers=[ResponseHeader(name="Cache-Control", value="no-store", description="Never cached.")],
 )

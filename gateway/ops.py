@@ -23,7 +23,6 @@ from litestar import get
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.datastructures import ResponseSpec
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -31,7 +30,7 @@ from redis.backoff import NoBackoff
 from gateway.settings import Settings
 from policies.call import public
 from policies.metrics import METRICS_CONTENT_TYPE
-from policies.problems import PROBLEM_JSON, Problem, ProblemDocument
+from policies.problems import Problem, problem_spec
 from policies.services import PolicyServices
 
 __all__ = [
@@ -81,12 +80,7 @@ class Readiness(msgspec.Struct, frozen=True):
     """What was checked."""
 
 
-_UNAVAILABLE = ResponseSpec(
-    data_container=ProblemDocument,
-    description="A dependency is unavailable; the problem's detail names it.",
-    media_type=PROBLEM_JSON,
-    generate_examples=False,
-)
+_UNAVAILABLE = problem_spec("A dependency is unavailable; the problem's detail names it.")
 
 
 async def _bounded(name: str, check: Callable[[], Awaitable[None]]) -> str | None:

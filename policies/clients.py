@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import re
 import secrets
 import time
@@ -28,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from policies.tables import clients
 
 __all__ = ["SCOPE_PATTERN", "ClientRecord", "ClientRegistry", "ClientStatus"]
+
+logger = logging.getLogger("finrail.clients")
 
 ClientStatus = Literal["active", "disabled"]
 
@@ -98,6 +101,7 @@ class ClientRegistry:
         self.cache_seconds = cache_seconds
         self.hasher = hasher or PasswordHasher()
         self._cache: dict[str, tuple[float, ClientRecord | None]] = {}
+        self._reading: dict[str, asyncio.Task[ClientRecord | None]] = {}
         self._dummy_hash: str | None = None
 
     @asynccontextmanager
@@ -255,20 +259,44 @@ class ClientRegistry:
     async def active(self, client_id: str) -> ClientRecord | None:
         """The client if it exists and is active; read at most once per ``cache_seconds``.
 
-        This runs on every authenticated call, so it usually answers from memory.
+        This runs on every authenticated call, so it answers from memory: when the cached
+        status is older than ``cache_seconds``, one background read refreshes it while calls
+        keep the status last read; past twice that age, calls wait for the read. So a change
+        made elsewhere is seen within ``2 * cache_seconds``, and concurrent calls never stampede
+        the database: they share one read.
         """
-        now = time.monotonic()
         cached = self._cache.get(client_id)
-        if cached is not None and now - cached[0] < self.cache_seconds:
+        if cached is not None:
+            age = time.monotonic() - cached[0]
+            if age < self.cache_seconds:
+                return cached[1]
+            if age < 2 * self.cache_seconds:
+                if client_id not in self._reading:
+                    self._reading[client_id] = asyncio.create_task(self._read_status(client_id))
+                return cached[1]
+        reading = self._reading.get(client_id)
+        if reading is None:
+            reading = self._reading[client_id] = asyncio.create_task(self._read_status(client_id))
+        return await asyncio.shield(reading)
+
+    async def _read_status(self, client_id: str) -> ClientRecord | None:
+        try:
+            record = await self.get(client_id)
+            if record is not None and record.status != "active":
+                record = None
+            if len(self._cache) >= 100_000:
+                # Never grow without bound (tokens of many deleted clients); start over.
+                self._cache.clear()
+            self._cache[client_id] = (time.monotonic(), record)
+            return record
+        except Exception:
+            logger.exception("could not read the status of client %s; keeping the last one", client_id)
+            cached = self._cache.get(client_id)
+            if cached is None:
+                raise
             return cached[1]
-        record = await self.get(client_id)
-        if record is not None and record.status != "active":
-            record = None
-        if len(self._cache) >= 100_000:
-            # Never grow without bound (tokens of many deleted clients); start over.
-            self._cache.clear()
-        self._cache[client_id] = (now, record)
-        return record
+        finally:
+            self._reading.pop(client_id, None)
 
     def forget(self, client_id: str) -> None:
         """Drop the cached status of ``client_id`` so the next :meth:`active` reads it again."""

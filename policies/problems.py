@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 
 __all__ = [
     "PROBLEM_JSON",
@@ -22,6 +23,7 @@ __all__ = [
     "ProblemDocument",
     "exception_handlers",
     "problem_response",
+    "problem_spec",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -94,6 +96,17 @@ class Problem(Exception):  # noqa: N818 - it is the answer, not only an error
     def encode(self, instance: str | None = None, correlation_id: str | None = None) -> bytes:
         """The JSON body of this problem."""
         return msgspec.json.encode(self.document(instance, correlation_id))
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    """An OpenAPI response declaring a problem+json answer, for ``responses={status: ...}``.
+
+    Examples are not generated: they would be random, and the committed documents must be
+    the same on every export.
+    """
+    return ResponseSpec(
+        ProblemDocument, description=description, media_type=PROBLEM_JSON, generate_examples=False
+    )
 
 
 def _correlation_id(request: Request[Any, Any, Any]) -> str | None:

@@ -55,6 +55,9 @@ class PolicyServices:
         propagate(http)
         keys = KeyStore(engine, algorithm=auth.algorithm, token_ttl_seconds=auth.token_ttl_seconds)
         clients = ClientRegistry(engine, cache_seconds=auth.client_cache_seconds)
+        audit_log = AuditLog(engine, audit)
+        metrics = Metrics()
+        metrics.watch_audit_queue(lambda: audit_log.pending)
         return cls(
             engine=engine,
             keys=keys,
@@ -62,8 +65,8 @@ class PolicyServices:
             tokens=TokenService(keys, clients, auth, http),
             throttle=Throttle(throttling),
             idempotency=IdempotencyStore(engine, idempotency),
-            audit=AuditLog(engine, audit),
-            metrics=Metrics(),
+            audit=audit_log,
+            metrics=metrics,
             http=http,
         )
 

@@ -74,7 +74,40 @@ async def test_active_status_is_cached_for_the_configured_time(engine: AsyncEngi
     await elsewhere.disable(record.client_id)  # another process: our cache does not know yet
     assert await here.active(record.client_id) is not None
     await asyncio.sleep(0.35)
+    # past the cache time: answered from memory while one read refreshes in the background
+    assert await here.active(record.client_id) is not None
+    for _ in range(100):
+        if await here.active(record.client_id) is None:
+            break
+        await asyncio.sleep(0.02)
     assert await here.active(record.client_id) is None
+
+
+async def test_a_status_older_than_twice_the_cache_time_is_read_before_answering(engine: AsyncEngine) -> None:
+    here = ClientRegistry(engine, cache_seconds=0.2)
+    record, _ = await here.create("app", ["erp:read"], "gold")
+    assert await here.active(record.client_id) is not None
+    await ClientRegistry(engine, cache_seconds=0.2).disable(record.client_id)
+    await asyncio.sleep(0.45)
+    assert await here.active(record.client_id) is None
+
+
+async def test_concurrent_calls_share_one_status_read(engine: AsyncEngine) -> None:
+    registry = ClientRegistry(engine, cache_seconds=5)
+    record, _ = await registry.create("app", ["erp:read"], "gold")
+    registry.forget(record.client_id)
+    reads = 0
+    original = registry.get
+
+    async def counting_get(client_id: str, conn: object = None) -> object:
+        nonlocal reads
+        reads += 1
+        return await original(client_id)
+
+    registry.get = counting_get  # type: ignore[method-assign,assignment]
+    answers = await asyncio.gather(*(registry.active(record.client_id) for _ in range(50)))
+    assert all(a is not None for a in answers)
+    assert reads == 1
 
 
 async def test_list_pages_by_client_id_and_filters_by_status(registry: ClientRegistry) -> None:
