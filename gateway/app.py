@@ -22,6 +22,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.catalog import ApiDescriptor, BuildContext, Catalog
 from gateway.migrations import upgrade
 from gateway.openapi import govern_document
+from gateway.platforms import Platforms
 from gateway.registry import default_catalog
 from gateway.settings import Settings, load_settings
 from gateway.storage import create_engine
@@ -100,21 +101,43 @@ def build_api(api: ApiDescriptor, context: BuildContext, services: PolicyService
 
 
 class Gateway:
-    """The root ASGI app: lifecycle plus routing by prefix to the mounted APIs."""
+    """The root ASGI app: lifecycle plus routing by prefix to the mounted APIs and sandboxes.
 
-    def __init__(self, settings: Settings, catalog: Catalog, services: PolicyServices) -> None:
+    Args:
+        settings: The settings.
+        catalog: The APIs to mount.
+        services: Shared policy services.
+        platforms: Connectors and embedded sandboxes of the system APIs.
+        warm_sandboxes: Start the embedded sandboxes in the background at startup (``finrail
+            serve``); otherwise each starts on its first request.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        services: PolicyServices,
+        platforms: Platforms,
+        *,
+        warm_sandboxes: bool = False,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.services = services
-        context = BuildContext(settings=settings, catalog=catalog)
+        self.platforms = platforms
+        self.warm_sandboxes = warm_sandboxes
+        context = BuildContext(settings=settings, catalog=catalog, connectors=platforms.connectors)
         self.apis: dict[str, Litestar] = {}
-        mounts: list[tuple[str, Litestar]] = []
+        mounts: list[tuple[str, Any, bool]] = []
         for api in catalog:
             app = build_api(api, context, services)
             self.apis[api.key] = app
-            mounts.extend((prefix.rstrip("/"), app) for prefix in api.prefixes)
-        self.mounts: Sequence[tuple[str, Litestar]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+            mounts.extend((prefix.rstrip("/"), app, False) for prefix in api.prefixes)
+        # Sandboxes see their own root paths: the mount prefix is stripped.
+        mounts.extend((f"/sandbox/{name}", sandbox, True) for name, sandbox in platforms.sandboxes.items())
+        self.mounts: Sequence[tuple[str, Any, bool]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
         self._housekeeping: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve lifespan events, and hand every request to the API mounted at its path."""
@@ -122,9 +145,13 @@ class Gateway:
             await self._lifespan(receive, send)
             return
         path = scope.get("path", "")
-        for prefix, app in self.mounts:
+        for prefix, app, strip in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
-                await app(scope, receive, send)  # type: ignore[arg-type]
+                if strip:
+                    scope = {**scope, "path": path[len(prefix):] or "/",
+                             "root_path": scope.get("root_path", "") + prefix}
+                    scope.pop("raw_path", None)
+                await app(scope, receive, send)
                 return
         if scope["type"] == "http":
             body = Problem(404, f"no API is mounted at {path}; see /admin/v1/catalog").encode(path)
@@ -138,18 +165,29 @@ class Gateway:
             await upgrade(self.settings.database_url)
         await self.services.start()
         self._housekeeping = asyncio.create_task(self._keep_house(), name="finrail-housekeeping")
+        if self.warm_sandboxes:
+            self._warming = asyncio.create_task(self._warm(), name="finrail-sandbox-warmup")
         logger.info("finrail started", extra={"apis": [api.name for api in self.catalog]})
 
     async def shutdown(self) -> None:
         """Stop housekeeping, flush the audit trail and close connections."""
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-            self._housekeeping = None
+        for task in (self._housekeeping, self._warming):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._housekeeping = self._warming = None
+        await self.platforms.close()
         await self.services.close()
         await self.services.engine.dispose()
         logger.info("finrail stopped")
+
+    async def _warm(self) -> None:
+        try:
+            await self.platforms.start()
+            logger.info("sandboxes ready", extra={"sandboxes": sorted(self.platforms.sandboxes)})
+        except Exception:
+            logger.exception("a sandbox failed to start; it will be retried on its first request")
 
     async def _keep_house(self) -> None:
         """Drop idempotency keys past their retention, once at start and then hourly."""
@@ -181,7 +219,9 @@ class Gateway:
                 return
 
 
-def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> Gateway:
+def create_app(
+    settings: Settings | None = None, catalog: Catalog | None = None, *, warm_sandboxes: bool = False
+) -> Gateway:
     """The whole gateway for ``settings`` (read from the file and environment when not given).
 
     Nothing is opened until the ASGI lifespan starts it (or :meth:`Gateway.startup`).
@@ -196,4 +236,4 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         idempotency=settings.idempotency,
         audit=settings.audit,
     )
-    return Gateway(settings, catalog, services)
+    return Gateway(settings, catalog, services, Platforms(settings), warm_sandboxes=warm_sandboxes)

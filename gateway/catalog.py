@@ -28,6 +28,8 @@ class BuildContext:
 
     settings: Settings
     catalog: Catalog
+    connectors: Mapping[str, Any] = field(default_factory=dict)
+    """Connector of each platform, by name, for the system APIs' route factories."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.logging import configure_logging
 
     configure_logging(settings.logging)
-    app = create_app(settings)
+    app = create_app(settings, warm_sandboxes=True)
     config = uvicorn.Config(
         app,
         host=settings.server.host,

@@ -8,6 +8,7 @@ from gateway.admin import ADMIN_SCOPES, admin_routes
 from gateway.catalog import ApiDescriptor, BuildContext, Catalog
 from gateway.identity import identity_handlers
 from gateway.ops import ops_handlers
+from gateway.platforms import PLATFORMS, PlatformSpec
 
 __all__ = ["default_catalog"]
 
@@ -18,6 +19,24 @@ def _identity_routes(context: BuildContext) -> list[Any]:
 
 def _ops_routes(context: BuildContext) -> list[Any]:
     return list(ops_handlers)
+
+
+def _system_api(spec: PlatformSpec) -> ApiDescriptor:
+    api = spec.api_module()
+
+    def routes(context: BuildContext) -> list[Any]:
+        return list(api.routes(context.connectors[spec.name]))
+
+    return ApiDescriptor(
+        name=spec.name,
+        tier="system",
+        major=1,
+        owner="finance-integration",
+        summary=api.SUMMARY,
+        prefixes=(api.PREFIX,),
+        scopes=api.SCOPES,
+        routes=routes,
+    )
 
 
 def default_catalog() -> Catalog:
@@ -57,5 +76,6 @@ def default_catalog() -> Catalog:
                 # them would bury the calls that matter.
                 policies=("correlation", "threat"),
             ),
+            *(_system_api(spec) for spec in PLATFORMS),
         )
     )

@@ -29,6 +29,7 @@ from policies.config import (
 
 __all__ = [
     "LoggingSettings",
+    "PlatformSettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
@@ -82,6 +83,17 @@ class LoggingSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only
     """Log one line per request (the audit trail already records every governed call)."""
 
 
+class PlatformSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One platform Finrail wraps: its built-in sandbox (the default) or a real one."""
+
+    base_url: str | None = None
+    """Base URL of the real platform; unset = the embedded sandbox, mounted at ``/sandbox/<name>/``."""
+    connection: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Connector settings: timeouts, retries, breaker, outbound rate, credentials (see README)."""
+    sandbox: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Settings of the embedded sandbox: ``seed``, ``faults``, ``webhook_url``, ``data_path``…"""
+
+
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything Finrail can be told; every field has a working embedded default."""
 
@@ -107,6 +119,8 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Redis checked by ``/health/ready``; defaults to the throttling storage when it is Redis."""
     apis: dict[str, PolicyConfig] = msgspec.field(default_factory=dict)
     """Per-API policy overrides, keyed by catalog name (``admin``, ``identity``, …)."""
+    platforms: dict[str, PlatformSettings] = msgspec.field(default_factory=dict)
+    """The platforms behind the system APIs, keyed by name (``erp``, ``expense``, …)."""
 
     @property
     def database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""Planning sandbox: budgets with versions, budget lines and consumption (Concur Budget v4 shape)."""

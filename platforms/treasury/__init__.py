@@ -1,0 +1,1 @@
+"""Treasury sandbox: a Kyriba-like payments API (accounts, obligations, runs, confirmations)."""

@@ -1,0 +1,1 @@
+"""Connector to the procurement platform (Coupa Core API dialect)."""

@@ -1,0 +1,1 @@
+"""ERP system API (/system/erp/v1) over the ERP connector."""

@@ -1,0 +1,1 @@
+"""The governed planning system API (``/system/planning/v1``)."""

@@ -1,0 +1,1 @@
+"""The governed procurement system API (``/system/procurement/v1``)."""

@@ -1,0 +1,349 @@
+"""The procurement system API: ``/system/procurement/v1/...`` over canonical objects.
+
+Suppliers (with the ERP number as a cross-reference that can be set), requisitions,
+purchase orders and their issue/close/cancel actions, goods receipts, supplier invoices and
+budget lines, all from the procurement platform through its connector. Lists page with an
+opaque cursor; creates need an ``Idempotency-Key`` (the connector derives the platform's
+external reference from it, so a retried create never creates twice); every change is
+audited with before and after in the same transaction as its audit record.
+"""
+
+# No `from __future__ import annotations`: the handlers are built inside routes(), and
+# Litestar must see their real parameter types, not strings.
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from litestar import Request, Router, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from policies.call import Call, current_call, governed
+from policies.problems import Problem, ProblemDocument
+from policies.services import PolicyServices
+from system_apis.canonical import (
+    BudgetLine,
+    GoodsReceipt,
+    Page,
+    PurchaseOrder,
+    Requisition,
+    Supplier,
+    SupplierInvoice,
+    SupplierStatus,
+    decode_cursor,
+    encode_cursor,
+)
+from system_apis.connectors.kit import PlatformError, external_reference
+from system_apis.connectors.procurement.client import ProcurementConnector
+from system_apis.connectors.procurement.drafts import GoodsReceiptDraft, PurchaseOrderDraft, RequisitionDraft
+
+__all__ = ["PREFIX", "SCOPES", "SUMMARY", "ErpNumberUpdate", "routes"]
+
+PREFIX = "/system/procurement/v1"
+SUMMARY = "Procurement platform (Coupa dialect): suppliers, requisitions, purchase orders, receipts, invoices, budgets."
+SCOPES = {
+    "procurement:suppliers:read": "Read procurement suppliers.",
+    "procurement:suppliers:write": "Set a procurement supplier's ERP supplier number.",
+    "procurement:requisitions:read": "Read requisitions.",
+    "procurement:requisitions:write": "Create and submit requisitions.",
+    "procurement:purchase_orders:read": "Read purchase orders.",
+    "procurement:purchase_orders:write": "Create, issue, close and cancel purchase orders.",
+    "procurement:receipts:read": "Read goods receipts.",
+    "procurement:receipts:write": "Record goods receipts.",
+    "procurement:invoices:read": "Read supplier invoices in procurement.",
+    "procurement:budgets:read": "Read procurement budget lines.",
+}
+
+T = TypeVar("T")
+
+
+def _problem(status: int, description: str) -> ResponseSpec:
+    return ResponseSpec(ProblemDocument, description=description, media_type="application/problem+json")
+
+
+PLATFORM_ERRORS = {
+    502: _problem(502, "The procurement platform answered something malformed, or refused Finrail's credentials."),
+    503: _problem(503, "The procurement platform is unavailable (maintenance, throttling or circuit open)."),
+    504: _problem(504, "The procurement platform did not answer in time."),
+}
+
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="Opaque cursor from `next_cursor`.")]
+ObjectId = Annotated[str, PathParameter(min_length=1, max_length=20, pattern=r"^[0-9]+$", description="Id.")]
+Connector = NamedDependency[ProcurementConnector]
+Services = NamedDependency[PolicyServices]
+
+
+class ErpNumberUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ERP supplier number to record on a procurement supplier (null clears it)."""
+
+    erp_supplier_number: Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=r"^[0-9A-Z]+$")] | None
+    """The supplier's number in the ERP (SAP ``Supplier``, up to 10 characters)."""
+
+
+class _Position(msgspec.Struct, frozen=True):
+    offset: int
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        position = decode_cursor(cursor, _Position)
+    except ValueError as exc:
+        raise Problem(400, f"query.cursor: {exc}", kind="validation", title="Invalid request") from None
+    if position.offset < 0:
+        raise Problem(400, "query.cursor: invalid cursor", kind="validation", title="Invalid request")
+    return position.offset
+
+
+def _page(items: list[T], more: bool, offset: int) -> Page[T]:
+    return Page(items=items, next_cursor=encode_cursor(_Position(offset + len(items))) if more else None)
+
+
+async def _platform(call: Awaitable[T]) -> T:
+    """Await a connector call; its failures become their problems (404, 409, 422, 502...)."""
+    try:
+        return await call
+    except PlatformError as exc:
+        raise exc.problem() from exc
+
+
+def _reference(call: Call, kind: str) -> str:
+    """The platform external reference of a create: stable for one client's Idempotency-Key."""
+    return external_reference("procurement", kind, call.client_id or "", call.idempotency_key or "", length=24)
+
+
+def routes(connector: ProcurementConnector) -> list[Router]:
+    """The API's handlers in one router under :data:`PREFIX`, with ``connector`` injected."""
+
+    async def record(
+        request: Request[Any, Any, Any], services: PolicyServices, ids: dict[str, str], before: Any, after: Any,
+        outcome: int = 200,
+    ) -> None:
+        call = current_call(request.scope)
+        async with services.engine.begin() as conn:
+            await services.audit.record_change(
+                conn, call, resource_ids=ids, before=None if before is None else msgspec.to_builtins(before),
+                after=msgspec.to_builtins(after), outcome=outcome,
+            )
+
+    # --- suppliers ------------------------------------------------------------------------
+
+    @get("/suppliers", opt=governed("procurement:suppliers:read", operation="list_suppliers"),
+         responses=PLATFORM_ERRORS)
+    async def list_suppliers(
+        connector: Connector,
+        status: Annotated[SupplierStatus | None, QueryParameter(description="Canonical status.")] = None,
+        tax_id: Annotated[str | None, QueryParameter(max_length=32, description="Tax id as recorded.")] = None,
+        in_erp: Annotated[bool | None, QueryParameter(description="Whether the ERP number is set.")] = None,
+        company_code: Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9]{4}$")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[Supplier]:
+        """Suppliers, filtered by status, tax id, entity and whether they are in the ERP yet."""
+        offset = _offset(cursor)
+        items, more = await _platform(connector.list_suppliers(
+            offset=offset, limit=limit, status=status, tax_id=tax_id, in_erp=in_erp, company_code=company_code))
+        return _page(items, more, offset)
+
+    @get("/suppliers/{supplier_id:str}", opt=governed("procurement:suppliers:read", operation="get_supplier"),
+         responses=PLATFORM_ERRORS)
+    async def get_supplier(connector: Connector, supplier_id: ObjectId) -> Supplier:
+        """One supplier, with data problems found in the platform's record in ``issues``."""
+        return await _platform(connector.get_supplier(supplier_id))
+
+    @put("/suppliers/{supplier_id:str}/erp-supplier-number",
+         opt=governed("procurement:suppliers:write", operation="set_erp_supplier_number"),
+         responses=PLATFORM_ERRORS)
+    async def set_erp_number(
+        request: Request[Any, Any, Any], connector: Connector, services: Services, supplier_id: ObjectId,
+        data: JSONBody[ErpNumberUpdate],
+    ) -> Supplier:
+        """Record the supplier's ERP number (the cross-reference); audited with before and after."""
+        before = await _platform(connector.get_supplier(supplier_id))
+        after = await _platform(connector.set_erp_supplier_number(supplier_id, data.erp_supplier_number))
+        await record(request, services, {"supplier_id": supplier_id}, before, after)
+        return after
+
+    # --- requisitions ---------------------------------------------------------------------
+
+    @get("/requisitions", opt=governed("procurement:requisitions:read", operation="list_requisitions"),
+         responses=PLATFORM_ERRORS)
+    async def list_requisitions(
+        connector: Connector,
+        status: Annotated[Literal["draft", "pending_approval", "approved", "ordered"] | None,
+                          QueryParameter()] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[Requisition]:
+        """Requisitions, optionally of one status."""
+        offset = _offset(cursor)
+        items, more = await _platform(connector.list_requisitions(offset=offset, limit=limit, status=status))
+        return _page(items, more, offset)
+
+    @get("/requisitions/{requisition_id:str}",
+         opt=governed("procurement:requisitions:read", operation="get_requisition"), responses=PLATFORM_ERRORS)
+    async def get_requisition(connector: Connector, requisition_id: ObjectId) -> Requisition:
+        """One requisition."""
+        return await _platform(connector.get_requisition(requisition_id))
+
+    @post("/requisitions", status_code=201,
+          opt=governed("procurement:requisitions:write", effect=True, operation="create_requisition"),
+          responses=PLATFORM_ERRORS)
+    async def create_requisition(
+        request: Request[Any, Any, Any], connector: Connector, services: Services, data: JSONBody[RequisitionDraft]
+    ) -> Requisition:
+        """Create a draft requisition (once per Idempotency-Key, even if the platform times out)."""
+        reference = _reference(current_call(request.scope), "requisition")
+        created = await _platform(connector.create_requisition(data, reference=reference))
+        await record(request, services, {"requisition_id": created.id}, None, created, 201)
+        return created
+
+    @post("/requisitions/{requisition_id:str}/submit", status_code=200,
+          opt=governed("procurement:requisitions:write", operation="submit_requisition"),
+          responses=PLATFORM_ERRORS)
+    async def submit_requisition(
+        request: Request[Any, Any, Any], connector: Connector, services: Services, requisition_id: ObjectId
+    ) -> Requisition:
+        """Submit a draft requisition for approval (409 when it is not a draft)."""
+        before = await _platform(connector.get_requisition(requisition_id))
+        after = await _platform(connector.submit_requisition(requisition_id))
+        await record(request, services, {"requisition_id": requisition_id}, before, after)
+        return after
+
+    # --- purchase orders ------------------------------------------------------------------
+
+    @get("/purchase-orders", opt=governed("procurement:purchase_orders:read", operation="list_purchase_orders"),
+         responses=PLATFORM_ERRORS)
+    async def list_purchase_orders(
+        connector: Connector,
+        status: Annotated[Literal["draft", "issued", "closed", "cancelled"] | None, QueryParameter()] = None,
+        supplier_id: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,10}$")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[PurchaseOrder]:
+        """Purchase orders, optionally of one status or supplier."""
+        offset = _offset(cursor)
+        items, more = await _platform(connector.list_purchase_orders(
+            offset=offset, limit=limit, status=status, supplier_id=supplier_id))
+        return _page(items, more, offset)
+
+    @get("/purchase-orders/{order_id:str}",
+         opt=governed("procurement:purchase_orders:read", operation="get_purchase_order"), responses=PLATFORM_ERRORS)
+    async def get_purchase_order(connector: Connector, order_id: ObjectId) -> PurchaseOrder:
+        """One purchase order, with received quantities per line."""
+        return await _platform(connector.get_purchase_order(order_id))
+
+    @post("/purchase-orders", status_code=201,
+          opt=governed("procurement:purchase_orders:write", effect=True, operation="create_purchase_order"),
+          responses=PLATFORM_ERRORS)
+    async def create_purchase_order(
+        request: Request[Any, Any, Any], connector: Connector, services: Services,
+        data: JSONBody[PurchaseOrderDraft],
+    ) -> PurchaseOrder:
+        """Create a draft purchase order for an approved supplier (once per Idempotency-Key)."""
+        reference = _reference(current_call(request.scope), "purchase_order")
+        created = await _platform(connector.create_purchase_order(data, reference=reference))
+        await record(request, services, {"purchase_order_id": created.id}, None, created, 201)
+        return created
+
+    def order_action(action: Literal["issue", "close", "cancel"], summary: str) -> Any:
+        @post(f"/purchase-orders/{{order_id:str}}/{action}", status_code=200,
+              opt=governed("procurement:purchase_orders:write", operation=f"{action}_purchase_order"),
+              responses=PLATFORM_ERRORS, summary=summary, description=summary,
+              operation_id=f"{action}PurchaseOrder", name=f"{action}_purchase_order")
+        async def handler(
+            request: Request[Any, Any, Any], connector: Connector, services: Services, order_id: ObjectId
+        ) -> PurchaseOrder:
+            """Move the order through its life; audited with before and after."""
+            before = await _platform(connector.get_purchase_order(order_id))
+            after = await _platform(connector.purchase_order_action(order_id, action))
+            await record(request, services, {"purchase_order_id": order_id}, before, after)
+            return after
+
+        return handler
+
+    issue = order_action("issue", "Issue a draft purchase order to its supplier (409 otherwise).")
+    close = order_action("close", "Close an issued purchase order (409 otherwise).")
+    cancel = order_action("cancel", "Cancel a draft or issued order with nothing received (409 otherwise).")
+
+    # --- receipts -------------------------------------------------------------------------
+
+    @post("/receipts", status_code=201,
+          opt=governed("procurement:receipts:write", effect=True, operation="create_receipt"),
+          responses=PLATFORM_ERRORS)
+    async def create_receipt(
+        request: Request[Any, Any, Any], connector: Connector, services: Services, data: JSONBody[GoodsReceiptDraft]
+    ) -> GoodsReceipt:
+        """Receive goods against lines of an issued purchase order (never more than ordered)."""
+        reference = _reference(current_call(request.scope), "receipt")
+        created = await _platform(connector.create_receipt(data, reference=reference))
+        await record(request, services, {"receipt_id": created.id, "purchase_order_id": created.purchase_order_id},
+                     None, created, 201)
+        return created
+
+    @get("/receipts", opt=governed("procurement:receipts:read", operation="list_receipts"),
+         responses=PLATFORM_ERRORS)
+    async def list_receipts(
+        connector: Connector,
+        purchase_order_id: Annotated[str, QueryParameter(pattern=r"^[0-9]{1,10}$", description="Order id.")],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[GoodsReceipt]:
+        """Goods receipts of one purchase order, oldest first."""
+        offset = _offset(cursor)
+        receipts = await _platform(connector.list_receipts(purchase_order_id))
+        window = receipts[offset : offset + limit]
+        return _page(window, offset + limit < len(receipts), offset)
+
+    # --- invoices and budgets -------------------------------------------------------------
+
+    @get("/invoices", opt=governed("procurement:invoices:read", operation="list_invoices"),
+         responses=PLATFORM_ERRORS)
+    async def list_invoices(
+        connector: Connector,
+        status: Annotated[Literal["draft", "received", "approved", "cancelled"] | None, QueryParameter()] = None,
+        supplier_id: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,10}$")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[SupplierInvoice]:
+        """Supplier invoices recorded in procurement, optionally of one status or supplier."""
+        offset = _offset(cursor)
+        items, more = await _platform(connector.list_invoices(
+            offset=offset, limit=limit, status=status, supplier_id=supplier_id))
+        return _page(items, more, offset)
+
+    @get("/invoices/{invoice_id:str}", opt=governed("procurement:invoices:read", operation="get_invoice"),
+         responses=PLATFORM_ERRORS)
+    async def get_invoice(connector: Connector, invoice_id: ObjectId) -> SupplierInvoice:
+        """One supplier invoice."""
+        return await _platform(connector.get_invoice(invoice_id))
+
+    @get("/budget-lines", opt=governed("procurement:budgets:read", operation="list_budget_lines"),
+         responses=PLATFORM_ERRORS)
+    async def list_budget_lines(
+        connector: Connector,
+        company_code: Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9]{4}$")] = None,
+        period: Annotated[str | None, QueryParameter(max_length=32, description="e.g. FY2026-Q1.")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[BudgetLine]:
+        """Budget lines, optionally of one entity or period."""
+        offset = _offset(cursor)
+        items, more = await _platform(connector.list_budget_lines(
+            offset=offset, limit=limit, company_code=company_code, period=period))
+        return _page(items, more, offset)
+
+    handlers: list[Callable[..., Any]] = [
+        list_suppliers, get_supplier, set_erp_number, list_requisitions, get_requisition, create_requisition,
+        submit_requisition, list_purchase_orders, get_purchase_order, create_purchase_order, issue, close, cancel,
+        create_receipt, list_receipts, list_invoices, get_invoice, list_budget_lines,
+    ]
+    return [Router(
+        path=PREFIX,
+        route_handlers=handlers,
+        dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+    )]

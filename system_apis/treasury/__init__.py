@@ -1,0 +1,1 @@
+"""The governed treasury system API (``/system/treasury/v1``)."""
