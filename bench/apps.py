@@ -3,7 +3,9 @@
 * :func:`bare_app`: a hand-written ASGI callable, the ceiling of the server itself;
 * :func:`plain_app`: the bench GET handler in a Litestar app of its own, no policy chain;
 * :func:`gateway_app`: the whole gateway (default catalog plus the ``bench`` API), with the
-  chain configured by :func:`bench_settings`: every policy, or none (``enabled = []``).
+  chain configured by :func:`bench_settings`: every policy, or none (``enabled = []``);
+* :func:`erp_sandbox_app`: the ERP sandbox alone (the system tier's direct baseline; it answers
+  its own OData, not the JSON above).
 
 The ``bench`` API has a governed GET (scope ``bench:read``) and a governed POST that creates
 an effect (scope ``bench:write``, ``Idempotency-Key`` required) and commits a row of its own
@@ -130,7 +132,12 @@ def bench_catalog() -> Catalog:
 
 
 def bench_settings(
-    data_dir: str, *, throttle: str = "memory://", governed: bool = True, enabled: tuple[str, ...] | None = None
+    data_dir: str,
+    *,
+    throttle: str = "memory://",
+    governed: bool = True,
+    enabled: tuple[str, ...] | None = None,
+    erp: dict[str, Any] | None = None,
 ) -> Settings:
     """Settings of a benchmarked gateway.
 
@@ -139,6 +146,7 @@ def bench_settings(
         throttle: Counter storage of the throttling policy (``memory://`` or ``redis://…``).
         governed: Every policy on the ``bench`` API, or none of them (``enabled = []``).
         enabled: Run only these policies on the ``bench`` API (for measuring one policy's cost).
+        erp: ``[platforms.erp]`` settings (``connection``, ``sandbox``) for the system tier's runs.
 
     Returns:
         Settings whose limits are never reached, so no call is throttled.
@@ -157,15 +165,29 @@ def bench_settings(
             "spike": "100000000/second",
         },
         apis={} if enabled is None else {"bench": {"enabled": list(enabled)}},
+        platforms={} if erp is None else {"erp": erp},
     )
 
 
 def gateway_app(
-    data_dir: str, *, throttle: str = "memory://", governed: bool = True, enabled: tuple[str, ...] | None = None
+    data_dir: str,
+    *,
+    throttle: str = "memory://",
+    governed: bool = True,
+    enabled: tuple[str, ...] | None = None,
+    erp: dict[str, Any] | None = None,
 ) -> Gateway:
     """The gateway with the ``bench`` API, as ``finrail serve`` would build it."""
-    settings = bench_settings(data_dir, throttle=throttle, governed=governed, enabled=enabled)
+    settings = bench_settings(data_dir, throttle=throttle, governed=governed, enabled=enabled, erp=erp)
     return create_app(settings, bench_catalog())
+
+
+def erp_sandbox_app(data_path: str) -> Litestar:
+    """The ERP sandbox as ``python -m platforms.erp --data PATH`` runs it (seeded when the file is empty)."""
+    from platforms.erp.app import create_app as create_erp
+    from platforms.kit.config import SandboxConfig
+
+    return create_erp(SandboxConfig(data_path=data_path))
 
 
 def plain_app() -> Litestar:

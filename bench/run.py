@@ -1,6 +1,9 @@
-"""Benchmark of the policy chain (issue 2, item 10): one command, results in bench/RESULTS.md.
+"""Benchmark of the policy chain (issue 2, item 10) and the system tier (issue 3, item 6).
 
     python bench/run.py [--duration 5] [--latency-duration 3] [--connections 32] [--rounds 5]
+                        [--only all|chain|system]
+
+One command, results in bench/RESULTS.md (``--only`` rewrites only its own part of the file).
 
 What runs: six uvicorn servers (one worker each), all pinned to the same core (``--server-cpu``),
 and ``wrk`` pinned to the other core (``--load-cpu``), so the load generator never competes with
@@ -22,6 +25,14 @@ noise of a shared machine. Any non-2xx answer or socket error makes the run inva
 
 With ``--breakdown`` seven more gateways serve the GET with the first 1..7 policies of the chain,
 and extra rounds measure the CPU cost each policy adds (about 2.5 more minutes).
+
+The system tier (``bench/system.py``, about 5 minutes, most of it seeding and paging 10,000
+suppliers) adds three servers pinned the same way: the ERP sandbox alone, a governed gateway
+in front of its embedded ERP sandbox (both seeded with the sandbox's default data set), and a
+gateway whose ERP sandbox holds 10,000 suppliers. In rotated rounds of their own, wrk drives a
+supplier GET and a 20-supplier list page through the system API and the equivalent OData
+requests straight at the sandbox; then every supplier is listed page by page, twice, while the
+gateway's resident memory is sampled after every page.
 """
 
 from __future__ import annotations
@@ -49,6 +60,22 @@ from pathlib import Path
 import httpx
 import redis
 from apps import GET_PATH, POST_PATH, QUOTE_JSON, SCOPES, TIER, gateway_app, metadata
+from erpseed import seed_erp
+from system import (
+    DIRECT_GET,
+    DIRECT_LIST,
+    ERP_CONNECTION,
+    LIST_LIMIT,
+    SYSTEM_GET,
+    SYSTEM_LIST,
+    SYSTEM_SCOPES,
+    WALK_LIMIT,
+    WALK_SUPPLIERS,
+    Walk,
+    basic_authorization,
+    check_equivalent,
+    walk,
+)
 
 from policies.chain import POLICY_ORDER
 
@@ -73,6 +100,16 @@ class Server:
     ungoverned: bool = False
     enabled: tuple[str, ...] | None = None
     token: str = ""
+    scopes: tuple[str, ...] = SCOPES
+    erp: str | None = None
+    """``--erp`` of serve.py: ``[platforms.erp]`` as JSON for a gateway, the data file for ``erp-sandbox``."""
+    authorization: str = ""
+    """``Authorization`` header other than the gateway token (Basic for the sandbox)."""
+
+    @property
+    def header(self) -> str:
+        """The ``Authorization`` header wrk sends, if any."""
+        return self.authorization or (f"Bearer {self.token}" if self.token else "")
 
     @property
     def base(self) -> str:
@@ -87,9 +124,13 @@ class Scenario:
     title: str
     server: str
     method: str = "GET"
+    target: str | None = None
+    """Path and query, when not the bench API's."""
 
     @property
     def path(self) -> str:
+        if self.target is not None:
+            return self.target
         return POST_PATH if self.method == "POST" else GET_PATH
 
 
@@ -100,6 +141,15 @@ SCENARIOS = (
     Scenario("governed", "gateway, full chain, throttling memory://", "governed"),
     Scenario("governed-redis", "gateway, full chain, throttling redis://", "governed-redis"),
     Scenario("post", "gateway, governed POST (idempotency + audited change)", "post", "POST"),
+)
+
+SYSTEM_SCENARIOS = (
+    Scenario("erp-get", "ERP sandbox alone, OData supplier by number (Basic)", "erp-direct", target=DIRECT_GET),
+    Scenario("system-get", f"gateway, `GET {SYSTEM_GET}`", "system", target=SYSTEM_GET),
+    Scenario(
+        "erp-list", f"ERP sandbox alone, OData page of {LIST_LIMIT + 1} partners", "erp-direct", target=DIRECT_LIST
+    ),
+    Scenario("system-list", f"gateway, `GET {SYSTEM_LIST}`", "system", target=SYSTEM_LIST),
 )
 
 
@@ -166,7 +216,7 @@ async def prepare_gateway(server: Server) -> str:
     try:
         async with app.services.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        record, _secret = await app.services.clients.create(f"bench-{server.name}", SCOPES, TIER)
+        record, _secret = await app.services.clients.create(f"bench-{server.name}", server.scopes, TIER)
         token = await app.services.tokens.issue(record, None)
     finally:
         await app.shutdown()
@@ -193,6 +243,8 @@ def start(server: Server, cpu: int, logs: Path) -> subprocess.Popen[bytes]:
         command.append("--ungoverned")
     if server.enabled is not None:
         command += ["--enabled", ",".join(server.enabled)]
+    if server.erp is not None:
+        command += ["--erp", server.erp]
     log = (logs / f"{server.name}.log").open("wb")
     return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
@@ -296,8 +348,8 @@ def run_wrk(
         "-s",
         str(wrk_script(workdir, scenario.method)),
     ]
-    if server.token:
-        command += ["-H", f"Authorization: Bearer {server.token}"]
+    if server.header:
+        command += ["-H", f"Authorization: {server.header}"]
     command += [server.base + scenario.path, "--", uuid.uuid4().hex[:12]]
     cpu_before = process_cpu_seconds(pid)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -420,7 +472,7 @@ def row(run: Run, scenario: Scenario, load: int) -> str:
 
 
 def table(run: Run, names: tuple[str, ...], load: int) -> list[str]:
-    by_name = {s.name: s for s in SCENARIOS}
+    by_name = {s.name: s for s in (*SCENARIOS, *SYSTEM_SCENARIOS)}
     return [
         "| scenario | what | req/s | req per CPU-s | CPU µs/req | core share | p50 ms | p99 ms "
         "| p50 ms, 1 conn | p99 ms, 1 conn | non-2xx + errors |",
@@ -639,7 +691,10 @@ def parse_args() -> argparse.Namespace:
         help="throttling storage of governed-redis (default redis://127.0.0.1:6379/14)",
     )
     parser.add_argument(
-        "--port", type=int, default=18100, help="first of 6 (13 with --breakdown) consecutive ports (default 18100)"
+        "--port",
+        type=int,
+        default=18100,
+        help="first of 6 (13 with --breakdown) consecutive ports; the system tier uses this + 20..22 (default 18100)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="report file (default bench/RESULTS.md)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (databases, server logs)")
@@ -649,22 +704,360 @@ def parse_args() -> argparse.Namespace:
         help="also measure the GET with the chain grown one policy at a time (about 2.5 more minutes)",
     )
     parser.add_argument("--breakdown-rounds", type=int, default=3, help="rounds of the breakdown (default 3)")
+    parser.add_argument(
+        "--only",
+        choices=("all", "chain", "system"),
+        default="all",
+        help="run only the policy chain's part or only the system tier's (default: both); "
+        "the other part of the report file is kept as it is",
+    )
+    parser.add_argument(
+        "--suppliers",
+        type=int,
+        default=WALK_SUPPLIERS,
+        help=f"suppliers of the paging run (default {WALK_SUPPLIERS:,})",
+    )
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
-    command = "python bench/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
-    for tool in ("wrk", "taskset"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is needed (apt-get install wrk util-linux)")
-    redis.Redis.from_url(args.redis).ping()
-    os.sched_setaffinity(0, {args.load_cpu})
-    started, clock = datetime.now(UTC), time.monotonic()
-    info = machine()
-    workdir = Path(tempfile.mkdtemp(prefix="finrail-bench-"))
-    print(f"work directory: {workdir}", file=sys.stderr)
+# --- the system tier (issue 3, item 6) ------------------------------------------------------------
 
+
+def settle(pid: int, quiet: float = 0.2, limit: float = 10.0) -> None:
+    """Wait until server ``pid`` has used no CPU for ``quiet`` seconds (at most ``limit``).
+
+    A system call costs milliseconds, so when wrk stops, the requests still queued keep the
+    server busy for a while; the next run must not inherit that backlog.
+    """
+    deadline = time.monotonic() + limit
+    before = process_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = process_cpu_seconds(pid)
+        if now == before:
+            return
+        before = now
+
+
+def erp_settings(data_path: Path) -> str:
+    """``[platforms.erp]`` of a benchmarked gateway, as serve.py's ``--erp`` JSON."""
+    return json.dumps({"connection": ERP_CONNECTION, "sandbox": {"data_path": str(data_path)}})
+
+
+def audit_check(server: Server, served: int) -> str:
+    counts = audit_counts(server)
+    records = sum(v for k, v in counts.items() if k != "bench_items")
+    return (
+        f"{server.name}: {served:,} calls answered to the benchmark, {records:,} audit records "
+        f"({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()) if k != 'bench_items')})"
+        + ("" if records >= served else " — RECORDS MISSING")
+    )
+
+
+def run_system(args: argparse.Namespace, workdir: Path, command: str) -> tuple[str, bool]:
+    """The system tier's benchmark: the report's section and whether the run was valid."""
+    started, clock = datetime.now(UTC), time.monotonic()
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    big = workdir / f"erp-{args.suppliers}.db"
+    print(f"seeding an ERP sandbox with {args.suppliers:,} suppliers into {big}", file=sys.stderr)
+    seeded = seed_erp(big, args.suppliers)
+    seed_seconds = time.monotonic() - clock
+    specs = [
+        Server(
+            "erp-direct",
+            "erp-sandbox",
+            args.port + 20,
+            erp=str(workdir / "erp-direct.db"),
+            authorization=basic_authorization(),
+        ),
+        Server(
+            "system",
+            "gateway",
+            args.port + 21,
+            workdir / "system",
+            scopes=SYSTEM_SCOPES,
+            erp=erp_settings(workdir / "system" / "sandbox-erp.db"),
+        ),
+        Server(
+            "system-10k", "gateway", args.port + 22, workdir / "system-10k", scopes=SYSTEM_SCOPES, erp=erp_settings(big)
+        ),
+    ]
+    servers: dict[str, Server] = {}
+    for spec in specs:
+        token = asyncio.run(prepare_gateway(spec)) if spec.data_dir is not None else ""
+        servers[spec.name] = Server(**{**spec.__dict__, "token": token})
+    run = Run()
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    scenarios = SYSTEM_SCENARIOS
+    try:
+        for server in servers.values():
+            processes[server.name] = start(server, args.server_cpu, workdir)
+        for server in servers.values():
+            wait_ready(server, processes[server.name])
+        equivalence = check_equivalent(servers["erp-direct"].base, servers["system"].base, servers["system"].token)
+        run.served["system"] = 4
+        for scenario in scenarios:
+            settle(processes[scenario.server].pid)
+            warm = measure(run, servers, processes, args, workdir, scenario, args.connections, args.warmup, 0)
+            run.served[scenario.server] = run.served.get(scenario.server, 0) + warm.requests
+        for round_ in range(1, args.rounds + 1):
+            shift = (round_ - 1) % len(scenarios)
+            for scenario in scenarios[shift:] + scenarios[:shift]:
+                for connections, seconds in ((args.connections, args.duration), (1, args.latency_duration)):
+                    settle(processes[scenario.server].pid)
+                    sample = measure(run, servers, processes, args, workdir, scenario, connections, seconds, round_)
+                    run.samples.append(sample)
+                    run.served[scenario.server] += sample.requests
+        print(f"listing {seeded:,} suppliers, {WALK_LIMIT} a page, twice", file=sys.stderr)
+        settle(processes["system-10k"].pid)
+        paging = walk(servers["system-10k"].base, servers["system-10k"].token, processes["system-10k"].pid)
+        for one in paging.passes:
+            print(
+                f"pass {one.number}: {one.pages} pages, {one.items:,} items in {one.seconds:.1f} s, RSS "
+                f"{one.rss_start_kib / 1024:.1f} -> max {one.rss_max_kib / 1024:.1f} "
+                f"-> {one.rss_end_kib / 1024:.1f} MiB",
+                file=sys.stderr,
+            )
+    finally:
+        stop(processes)
+    checks = [
+        equivalence,
+        audit_check(servers["system"], run.served["system"]),
+        audit_check(servers["system-10k"], sum(p.pages for p in paging.passes)),
+    ]
+    listed_ok = all(p.items == seeded and len(set(p.ids)) == seeded and p.ids == sorted(p.ids) for p in paging.passes)
+    checks.append(
+        f"paging: every pass listed {seeded:,} distinct suppliers in ascending order"
+        if listed_ok
+        else "paging: **a pass did not list every supplier exactly once, in order**"
+    )
+    ok = listed_ok and all(s.errors + s.non_2xx == 0 for s in run.samples)
+    timing = {
+        "started": f"{started:%Y-%m-%d %H:%M} UTC",
+        "minutes": f"{(time.monotonic() - clock) / 60:.1f}",
+        "seed": f"{seed_seconds:.0f} s",
+        "load": f"{load_start} at start, {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end",
+    }
+    return system_report(run, args, paging, seeded, checks, timing, command, ok), ok
+
+
+def system_report(
+    run: Run,
+    args: argparse.Namespace,
+    paging: Walk,
+    seeded: int,
+    checks: list[str],
+    timing: dict[str, str],
+    command: str,
+    ok: bool,
+) -> str:
+    load = args.connections
+    requests = sum(s.requests for s in run.samples)
+    bad = sum(s.errors + s.non_2xx for s in run.samples)
+
+    def pair(system: str, direct: str) -> list[str]:
+        cpu = {name: median([1e6 / s.cpu_rps for s in run.of(name, load) if s.cpu_rps]) for name in (system, direct)}
+        return [
+            f"| {system} / {direct}, req/s | {ratio(run, system, direct, load):.1%} |",
+            f"| {system} / {direct}, req per CPU-s | {ratio(run, system, direct, load, 'cpu_rps'):.1%} |",
+            f"| CPU the gateway adds per call ({system} - {direct}) | {cpu[system] - cpu[direct]:,.0f} µs |",
+            f"| added p50, 1 connection | {added(run, system, direct, 1, 'p50_ms'):.3f} ms |",
+            f"| added p99, 1 connection | {added(run, system, direct, 1):.3f} ms |",
+            f"| added p50 / p99 under load, {load} connections | {added(run, system, direct, load, 'p50_ms'):.2f} ms "
+            f"/ {added(run, system, direct, load):.2f} ms |",
+        ]
+
+    passes = paging.passes
+    listed = passes[0].bytes / 1024 / 1024 if passes else 0.0
+    last = passes[-1]
+    later = last.rss_end_kib - passes[0].rss_end_kib
+    flat = abs(later) < passes[0].bytes / 1024 and abs(last.second_half_growth_kib) < passes[0].bytes / 1024
+    mib = 1024.0
+    peak = passes[0].rss_max_kib
+    plateau = next((n for n, k in enumerate(passes[0].rss_kib, 1) if k >= peak - 2 * 1024), 1)
+    lines = [
+        SYSTEM_BEGIN,
+        f"# The system tier: a system API against its sandbox, and paging {seeded:,} suppliers",
+        "",
+        f"Written by `bench/run.py` on {timing['started']} in {timing['minutes']} minutes "
+        f"(seeding {seeded:,} suppliers: {timing['seed']}). Command: `{command}`. Load average "
+        f"{timing['load']}.",
+        "",
+        "**The machine was shared with other engineers' test runs while this ran.** Absolute figures "
+        "(req/s, latencies, seconds) move with that load; what counts are the ratios and differences "
+        "between scenarios of the same run (measured round by round, in rotated order, so both sides of a "
+        "ratio saw the same neighbours) and req per CPU-s, which the neighbours cannot depress.",
+        "",
+        "## Method",
+        "",
+        "Three more uvicorn processes, configured and pinned like the servers above (CPU "
+        f"{args.server_cpu}; wrk and the paging client on CPU {args.load_cpu}):",
+        "",
+        "- `erp-direct`: the ERP sandbox alone, `platforms.erp.app:create_app` on its own SQLite file "
+        "(what `python -m platforms.erp --data FILE` serves), seeded with its default data set (seed 42, "
+        "200 suppliers);",
+        "- `system`: the governed gateway (the whole chain, a client token with `erp:suppliers:read`, "
+        "audit of reads in batches), whose ERP connector reaches its embedded ERP sandbox in-process "
+        "(`httpx.ASGITransport`, as in the embedded default), seeded with the same data set;",
+        f"- `system-10k`: the same gateway, its ERP sandbox's `data_path` "
+        f"(`[platforms.erp.sandbox] data_path`) pointing to a file prepared with {seeded:,} suppliers "
+        "by `bench/erpseed.py` (the sandbox's own seed with its supplier count raised).",
+        "",
+        "The connector's outbound rate limit is raised to `100000/second` on both gateways "
+        "(`[platforms.erp.connection] rate`): the shipped default, `25/second`, is a courtesy to a real "
+        "SAP system and would cap the system API at 25 calls a second, measuring the limiter's sleeps. "
+        "Timeouts, retries and the circuit breaker keep their defaults.",
+        "",
+        "What wrk requests, on the same method as above (rounds of their own, the same rotation, "
+        f"{load} connections for {args.duration:g} s then 1 connection for {args.latency_duration:g} s, "
+        f"{args.rounds} rounds, {args.warmup:g} s warm-up):",
+        "",
+        f"- `system-get`: `GET {SYSTEM_GET}` (Bearer token); `erp-get`: the request the connector sends "
+        f"for it, straight at the sandbox with Basic auth: `GET {DIRECT_GET}`;",
+        f"- `system-list`: `GET {SYSTEM_LIST}`; `erp-list`: `GET {DIRECT_LIST}` (the connector asks for "
+        "one more than the page to know whether another follows).",
+        "",
+        "A system call therefore costs the sandbox's work plus the chain, the connector (resilient client, "
+        "OData decoding into wire Structs, mapping to canonical Structs) and the canonical encoding; the "
+        "ratio is the share of the direct call's throughput the governed API keeps. Before the rounds the "
+        "run checks that both sides answer the same suppliers.",
+        "",
+        f"Paging: a client (one connection, on CPU {args.load_cpu}) lists `/system/erp/v1/suppliers?limit="
+        f"{WALK_LIMIT}` following `next_cursor` to the end, twice, and reads the gateway process's `VmRSS` "
+        "(`/proc/<pid>/status`) before each pass and after every page. The first pass starts the embedded "
+        "sandbox (it opens on its first request); the second shows whether memory keeps growing once "
+        "everything is warm. Note what the sandbox does per page: it answers an OData `$filter` "
+        "(`BusinessPartner gt '<last of the previous page>'`) by reading and filtering every partner and "
+        "indexing each expanded collection, so every page costs work in proportion to all 10,000 suppliers "
+        "and the page time measures the sandbox more than the gateway. Before every wrk run and before the paging, "
+        "the run waits until the server has used no CPU for 0.2 s, so no run inherits the previous one's "
+        "backlog (a system call costs milliseconds, so 32 queued calls keep a server busy for a while).",
+        "",
+        f"Validity: **{'valid' if ok else 'INVALID'}**: {bad} non-2xx answers or socket errors in "
+        f"{requests:,} wrk requests; paging answers: "
+        f"{', '.join(f'{code}: {count:,}' for code, count in sorted(paging.statuses.items()))}.",
+        "",
+        "## 1. A system API GET against the same call straight to the sandbox",
+        "",
+        *table(run, tuple(s.name for s in SYSTEM_SCENARIOS), load),
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        *pair("system-get", "erp-get"),
+        *pair("system-list", "erp-list"),
+        "",
+        "No target was set for these ratios; they are reported.",
+        "",
+        f"## 2. Listing {seeded:,} suppliers, {WALK_LIMIT} a page",
+        "",
+        f"Gateway RSS when idle, before any call: {paging.rss_idle_kib / mib:.1f} MiB.",
+        "",
+        "| pass | pages | items | time s | median page ms | JSON MiB | RSS start MiB | RSS max MiB "
+        "| RSS end MiB | growth over the pass MiB | growth over its second half MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {p.number} | {p.pages} | {p.items:,} | {p.seconds:.1f} | {p.median_page_ms:,.0f} "
+            f"| {p.bytes / 1024 / 1024:.1f} | {p.rss_start_kib / mib:.1f} | {p.rss_max_kib / mib:.1f} "
+            f"| {p.rss_end_kib / mib:.1f} | {(p.rss_end_kib - p.rss_start_kib) / mib:+.1f} "
+            f"| {p.second_half_growth_kib / mib:+.1f} |"
+            for p in passes
+        ),
+        "",
+        "Criterion: memory is flat when the last pass ends within one pass's worth of listed JSON of where "
+        "the first pass ended, and its second half grows by less than that too (a gateway that kept what it "
+        "listed would grow by at least that much per pass); allocator noise of a few MiB is expected.",
+        "",
+        f"RSS after every page of pass 1, MiB: {' '.join(f'{k / mib:.0f}' for k in passes[0].rss_kib)}.",
+        "",
+        f"RSS after every page of pass {last.number}, MiB: {' '.join(f'{k / mib:.0f}' for k in last.rss_kib)}.",
+        "",
+        (
+            f"Verdict: **memory stays flat** (bounded). It rises during the first pages of pass 1, to within "
+            f"2 MiB of its peak by page {plateau} ({passes[0].rss_kib[0] / mib:.1f} MiB after page 1, "
+            f"{passes[0].rss_kib[plateau - 1] / mib:.1f} MiB after page {plateau}): the working set of a page "
+            f"(the sandbox reading all {seeded:,} partners and their expansions, the page and its mapping) and "
+            "the allocator's arenas settling; then it stays there for the rest of pass 1 and all of pass "
+            f"{last.number}: pass {last.number} ends {later / mib:+.1f} MiB from where pass 1 "
+            f"ended, and its second half moved {last.second_half_growth_kib / mib:+.1f} MiB, while each pass "
+            f"carried {listed:.1f} MiB of JSON; a gateway that kept what it listed would have grown by at "
+            "least that much per pass."
+            if flat
+            else f"Verdict: **memory did NOT stay flat**: pass {last.number} ended {later / mib:+.1f} MiB from "
+            f"where pass 1 ended and its second half moved {last.second_half_growth_kib / mib:+.1f} MiB, "
+            f"against {listed:.1f} MiB of JSON listed per pass."
+        ),
+        "",
+        "## Checks",
+        "",
+        *(f"- {check}" for check in checks),
+        "",
+        "## Every round (system tier)",
+        "",
+        "| round | scenario | connections | requests | req/s | req per CPU-s | core share | p50 ms | p99 ms "
+        "| non-2xx | errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {s.round} | {s.scenario} | {s.connections} | {s.requests:,} | {s.rps:,.0f} | {s.cpu_rps:,.0f} "
+            f"| {s.core_share:.2f} | {s.p50_ms:.3f} | {s.p99_ms:.3f} | {s.non_2xx} | {s.errors} |"
+            for s in sorted(run.samples, key=lambda s: (s.round, s.connections, s.scenario))
+        ),
+        "",
+        SYSTEM_END,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def compose(previous: str, chain: str, system: str) -> str:
+    """The report file: the chain's part (new or kept) followed by the system tier's (new or kept)."""
+    begin, end = previous.find(SYSTEM_BEGIN), previous.find(SYSTEM_END)
+    old_system = previous[begin : end + len(SYSTEM_END)] + "\n" if 0 <= begin < end else ""
+    old_chain = (previous[:begin] if begin >= 0 else previous).rstrip("\n") + "\n"
+    parts = [(chain or old_chain).rstrip("\n"), (system or old_system).rstrip("\n")]
+    return "\n\n".join(part for part in parts if part.strip()) + "\n"
+
+
+SYSTEM_BEGIN = "<!-- system tier: written by bench/run.py (--only system rewrites this part) -->"
+SYSTEM_END = "<!-- end of system tier -->"
+
+
+def measure(
+    run: Run,
+    servers: dict[str, Server],
+    processes: dict[str, subprocess.Popen[bytes]],
+    args: argparse.Namespace,
+    workdir: Path,
+    scenario: Scenario,
+    connections: int,
+    seconds: float,
+    round_: int,
+) -> Sample:
+    """One wrk run of ``scenario``, printed as it ends."""
+    sample = run_wrk(
+        scenario,
+        servers[scenario.server],
+        connections=connections,
+        seconds=seconds,
+        cpu=args.load_cpu,
+        workdir=workdir,
+        round_=round_,
+        pid=processes[scenario.server].pid,
+    )
+    print(
+        f"round {round_} {scenario.name:>14} c={connections:<3} {sample.rps:>9,.0f} req/s "
+        f"({sample.cpu_rps:>6,.0f} per CPU-s, core share {sample.core_share:.2f}) "
+        f"p50 {sample.p50_ms:.3f} ms p99 {sample.p99_ms:.3f} ms "
+        f"non-2xx {sample.non_2xx} errors {sample.errors}",
+        file=sys.stderr,
+    )
+    return sample
+
+
+def run_chain(
+    args: argparse.Namespace, workdir: Path, info: dict[str, str], started: datetime, clock: float, command: str
+) -> tuple[str, bool]:
+    """The policy chain's benchmark (issue 2): the report's text and whether the run was valid."""
+    redis.Redis.from_url(args.redis).ping()
     specs = [
         Server("bare", "bare", args.port),
         Server("plain", "plain", args.port + 1),
@@ -688,25 +1081,8 @@ def main() -> int:
     run = Run()
     processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def measure(scenario: Scenario, connections: int, seconds: float, round_: int) -> Sample:
-        sample = run_wrk(
-            scenario,
-            servers[scenario.server],
-            connections=connections,
-            seconds=seconds,
-            cpu=args.load_cpu,
-            workdir=workdir,
-            round_=round_,
-            pid=processes[scenario.server].pid,
-        )
-        print(
-            f"round {round_} {scenario.name:>14} c={connections:<3} {sample.rps:>9,.0f} req/s "
-            f"({sample.cpu_rps:>6,.0f} per CPU-s, core share {sample.core_share:.2f}) "
-            f"p50 {sample.p50_ms:.3f} ms p99 {sample.p99_ms:.3f} ms "
-            f"non-2xx {sample.non_2xx} errors {sample.errors}",
-            file=sys.stderr,
-        )
-        return sample
+    def measure_one(scenario: Scenario, connections: int, seconds: float, round_: int) -> Sample:
+        return measure(run, servers, processes, args, workdir, scenario, connections, seconds, round_)
 
     try:
         for server in servers.values():
@@ -715,22 +1091,22 @@ def main() -> int:
             wait_ready(server, processes[server.name])
         for scenario in SCENARIOS:
             run.served[scenario.name] = preflight(scenario, servers[scenario.server])
-            run.served[scenario.name] += measure(scenario, args.connections, args.warmup, 0).requests
+            run.served[scenario.name] += measure_one(scenario, args.connections, args.warmup, 0).requests
         for round_ in range(1, args.rounds + 1):
             shift = (round_ - 1) % len(SCENARIOS)
             for scenario in SCENARIOS[shift:] + SCENARIOS[:shift]:
                 for connections, seconds in ((args.connections, args.duration), (1, args.latency_duration)):
-                    sample = measure(scenario, connections, seconds, round_)
+                    sample = measure_one(scenario, connections, seconds, round_)
                     run.samples.append(sample)
                     run.served[scenario.name] += sample.requests
         if args.breakdown:
             for scenario in steps[1:-1]:
                 preflight(scenario, servers[scenario.server])
-                measure(scenario, args.connections, args.warmup, 0)
+                measure_one(scenario, args.connections, args.warmup, 0)
             for round_ in range(1, args.breakdown_rounds + 1):
                 shift = (round_ - 1) % len(steps)
                 for scenario in steps[shift:] + steps[:shift]:
-                    sample = measure(scenario, args.connections, args.duration, round_)
+                    sample = measure_one(scenario, args.connections, args.duration, round_)
                     run.samples.append(sample)
                     run.served[scenario.server] = run.served.get(scenario.server, 0) + sample.requests
     finally:
@@ -749,11 +1125,33 @@ def main() -> int:
         )
     checks.append(f"post: audit chain verification: {asyncio.run(verify_chain(servers['post']))}")
     info["Load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    args.output.write_text(report(run, args, info, checks, started, time.monotonic() - clock, command))
+    text = report(run, args, info, checks, started, time.monotonic() - clock, command)
+    return text, all(s.errors + s.non_2xx == 0 for s in run.samples)
+
+
+def main() -> int:
+    args = parse_args()
+    command = "python bench/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed (apt-get install wrk util-linux)")
+    os.sched_setaffinity(0, {args.load_cpu})
+    started, clock = datetime.now(UTC), time.monotonic()
+    info = machine()
+    workdir = Path(tempfile.mkdtemp(prefix="finrail-bench-"))
+    print(f"work directory: {workdir}", file=sys.stderr)
+    previous = args.output.read_text() if args.output.exists() else ""
+    chain_text, system_text, ok = "", "", True
+    if args.only in ("all", "chain"):
+        chain_text, ok = run_chain(args, workdir, info, started, clock, command)
+    if args.only in ("all", "system"):
+        system_text, system_ok = run_system(args, workdir, command)
+        ok = ok and system_ok
+    args.output.write_text(compose(previous, chain_text, system_text))
     print(f"wrote {args.output}", file=sys.stderr)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if all(s.errors + s.non_2xx == 0 for s in run.samples) else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -173,6 +173,11 @@ def _govern_operation(
     if method in _BODY_METHODS:
         responses["413"] = _problem("The request body is too large.")
         responses["415"] = _problem("The request body has an unsupported media type.")
+        if _is_litestar_default(responses.get("422")):
+            responses["422"] = _problem(
+                "The body is well-formed but breaks a rule its schema cannot express (check digits, "
+                "balances, decimals of a currency); `invalid_params` names the field."
+            )
         # JSON bodies are decoded into Structs that refuse unknown fields; form bodies (OAuth)
         # may carry extension parameters, which RFC 6749 §3.2 says to ignore.
         json_body = operation.get("requestBody", {}).get("content", {}).get("application/json")
@@ -182,7 +187,12 @@ def _govern_operation(
         parameters = operation.setdefault("parameters", [])
         parameters.insert(0, dict(_IDEMPOTENCY_KEY))
         responses["409"] = _problem("A request with this Idempotency-Key is still in flight.", _RETRY_AFTER)
-        responses["422"] = _problem("This Idempotency-Key was already used with a different request.")
+        reused = "This Idempotency-Key was already used with a different request."
+        declared_422 = responses.get("422")
+        if declared_422 is None or _is_litestar_default(declared_422):
+            responses["422"] = _problem(reused)
+        else:
+            declared_422["description"] = f"{declared_422.get('description', '')} Or: {reused}".strip()
 
 
 def render_document(document: dict[str, Any]) -> str:

@@ -143,7 +143,26 @@ def _validation_problem(exc: ValidationException) -> Problem:
             path = _field_path(item.get("source"), item.get("key"), message)
             params.append(InvalidParam(name=path, reason=message.split(" - at `$")[0]))
     detail = "; ".join(f"{p.name}: {p.reason}" for p in params) or (exc.detail or "invalid request")
+    if _breaks_a_rule(exc):
+        return Problem(422, detail, kind="unprocessable", title="Unprocessable content", invalid_params=params)
     return Problem(400, detail, kind="validation", title="Invalid request", invalid_params=params)
+
+
+def _breaks_a_rule(exc: BaseException) -> bool:
+    """Whether a body of the right shape broke a rule its Struct checks itself.
+
+    msgspec reports both a wrong shape (a string where a number belongs) and a failed
+    ``__post_init__`` check (an IBAN with bad check digits, an unbalanced journal) as a
+    ``ValidationError``; only the second is caused by the Struct's own ``ValueError``. A wrong
+    shape is a malformed request (400); a broken rule is well-formed but unprocessable (422),
+    which is also what a schema that cannot express the rule leads a client to expect.
+    """
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, msgspec.ValidationError):
+            return isinstance(cause.__cause__, ValueError | TypeError)
+        cause = cause.__cause__
+    return False
 
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

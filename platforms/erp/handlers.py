@@ -14,15 +14,17 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
 from platforms.erp import business
+from platforms.erp.docs import responses
 from platforms.erp.model import ENTITY_SETS, SERVICES
 from platforms.erp.odata import (
     MAX_PAGE,
@@ -296,12 +298,29 @@ def erp_routes(tokens: CsrfTokens) -> list[HTTPRouteHandler]:
                 headers["www-authenticate"] = REALM
             return _error(exc, headers)
 
-    @get(ODATA_ROOT + "/{service_name:str}", sync_to_thread=False, include_in_schema=False)
+    reads = responses({200: "The OData answer: an entity, a collection (`results`) or null."}, errors=(
+        400, 401, 404, 429, 500, 503,
+    ))
+
+    @get(ODATA_ROOT + "/{service_name:str}", sync_to_thread=False, responses=reads)
     def service_root(request: Request[Any, Any, Any], sandbox: Sandbox, service_name: FromPath[str]) -> Response[bytes]:
         """The service document (the usual target of a CSRF token fetch)."""
         return read(request, sandbox, service_name, "")
 
-    @get(ODATA_ROOT + "/{service_name:str}/{resource:path}", sync_to_thread=False, include_in_schema=False)
+    @get(
+        ODATA_ROOT + "/{service_name:str}/$metadata",
+        sync_to_thread=False,
+        media_type="application/xml",
+        responses={
+            **responses({}, errors=(401, 404, 429, 500, 503)),
+            200: ResponseSpec(str, description="The service's EDMX document.", media_type="application/xml"),
+        },
+    )
+    def metadata(request: Request[Any, Any, Any], sandbox: Sandbox, service_name: FromPath[str]) -> Response[bytes]:
+        """The service's entity types and sets (EDMX)."""
+        return read(request, sandbox, service_name, "$metadata")
+
+    @get(ODATA_ROOT + "/{service_name:str}/{resource:path}", sync_to_thread=False, responses=reads)
     def read_resource(
         request: Request[Any, Any, Any], sandbox: Sandbox, service_name: FromPath[str], resource: FromPath[str]
     ) -> Response[bytes]:
@@ -318,7 +337,13 @@ def erp_routes(tokens: CsrfTokens) -> list[HTTPRouteHandler]:
         except msgspec.DecodeError:
             raise ODataError(400, "Malformed JSON in the request body", "/IWBEP/CM_MGW_RT/004") from None
 
-    @post(ODATA_ROOT + "/{service_name:str}/{resource:path}", include_in_schema=False)
+    @post(
+        ODATA_ROOT + "/{service_name:str}/{resource:path}",
+        responses=responses(
+            {201: "The created entity (deep insert).", 200: "The entity a function import changed."},
+            errors=(400, 401, 403, 404, 429, 500, 501, 503),
+        ),
+    )
     async def write_resource(
         request: Request[Any, Any, Any],
         sandbox: Sandbox,
@@ -437,13 +462,20 @@ def erp_routes(tokens: CsrfTokens) -> list[HTTPRouteHandler]:
                 else None,
             )
 
-    @patch(ODATA_ROOT + "/{service_name:str}/{resource:path}", include_in_schema=False)
+    @patch(
+        ODATA_ROOT + "/{service_name:str}/{resource:path}",
+        status_code=204,
+        responses={
+            **responses({}, errors=(400, 401, 403, 404, 412, 429, 500, 501, 503)),
+            204: ResponseSpec(None, description="The changes were merged."),
+        },
+    )
     async def update_resource(
         request: Request[Any, Any, Any],
         sandbox: Sandbox,
         service_name: FromPath[str],
         resource: FromPath[str],
-    ) -> Response[bytes]:
+    ) -> Response[None]:
         """Merge changes into an entity (``If-Match`` checked when given)."""
         try:
             _, payload = await _authorised_body(request, sandbox)
@@ -472,23 +504,20 @@ def erp_routes(tokens: CsrfTokens) -> list[HTTPRouteHandler]:
             if "_etag" in doc:
                 doc["_etag"] = secrets.token_hex(8)
             business.put(sandbox.store, entity, doc)
-            return Response(content=b"", status_code=204, headers={"dataserviceversion": "2.0"})
+            return Response(content=None, status_code=204, headers={"dataserviceversion": "2.0"})
         except ODataError as exc:
-            return _error(
-                exc,
-                {"www-authenticate": REALM}
-                if exc.status == 401
-                else {"x-csrf-token": "Required"}
-                if exc.status == 403
-                else None,
-            )
+            headers = {"www-authenticate": REALM} if exc.status == 401 else {}
+            if exc.status == 403:
+                headers["x-csrf-token"] = "Required"
+            # Litestar lets a 204 handler be annotated only as bodiless; errors still carry a body.
+            return cast("Response[None]", _error(exc, headers))
 
     @post("/_sandbox/csrf/rotate", status_code=204, sync_to_thread=False, include_in_schema=False)
     def rotate_tokens() -> None:
         """Invalidate every CSRF token, as a session timeout would (for tests of the refetch)."""
         tokens.rotate()
 
-    return [service_root, read_resource, write_resource, update_resource, rotate_tokens]
+    return [service_root, metadata, read_resource, write_resource, update_resource, rotate_tokens]
 
 
 def _metadata(service_name: str, service: Mapping[str, EntitySet]) -> str:

@@ -13,15 +13,16 @@ import binascii
 import hashlib
 import hmac
 import time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Any, Literal
 
 from litestar import Request, Response, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.handlers import BaseRouteHandler
+from litestar.openapi import ResponseSpec
+from litestar.params import URLEncodedBody
 
-from platforms.expense.wire import TokenAnswer
+from platforms.expense.wire import OAuthError, TokenAnswer, TokenRequest
 
 if TYPE_CHECKING:
     from platforms.kit.app import SandboxState
@@ -45,9 +46,14 @@ def issue_token(client_id: str, secret: str, now: float | None = None, ttl: int 
     return f"{payload}.{_sign(secret, payload)}"
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison; on ``str`` ``compare_digest`` raises for non-ASCII input, so compare bytes."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
 def _valid(token: str, client_id: str, secret: str) -> bool:
     payload, _, signature = token.partition(".")
-    if not hmac.compare_digest(signature, _sign(secret, payload)):
+    if not _same(signature, _sign(secret, payload)):
         return False
     try:
         who, _, expires = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().partition(":")
@@ -71,30 +77,53 @@ def require_bearer(connection: ASGIConnection[Any, Any, Any, Any], handler: Base
         )
 
 
-def _oauth_error(status: int, error: str, description: str) -> Response[dict[str, str]]:
-    return Response({"error": error, "error_description": description}, status_code=status,
+OAuthErrorCode = Literal["invalid_request", "invalid_client", "unsupported_grant_type"]
+
+
+def _oauth_error(status: int, error: OAuthErrorCode, description: str) -> Response[Any]:
+    return Response(OAuthError(error=error, error_description=description), status_code=status,
                     headers={"Cache-Control": "no-store"})
 
 
-@post(TOKEN_PATH, status_code=200, summary="Get an access token (client credentials)")
-async def token_endpoint(request: Request[Any, Any, Any]) -> Response[Any]:
+def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """A malformed token request is answered in OAuth2's format (RFC 6749 5.2), not Concur's."""
+    return _oauth_error(400, "invalid_request", "the form needs grant_type (and the client credentials)")
+
+
+def _oauth_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(OAuthError, description=description, generate_examples=False)
+
+
+@post(
+    TOKEN_PATH,
+    status_code=200,
+    summary="Get an access token (client credentials)",
+    exception_handlers={ValidationException: _invalid_request},
+    responses={
+        400: _oauth_spec("A malformed request (invalid_request) or a grant other than client_credentials."),
+        401: _oauth_spec("Unknown client or wrong secret (invalid_client)."),
+    },
+)
+async def token_endpoint(
+    request: Request[Any, Any, Any],
+    data: URLEncodedBody[TokenRequest],
+) -> Response[TokenAnswer]:
     """Issue a bearer token for the configured client (``grant_type=client_credentials``)."""
     config = _state(request).config
-    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-    client_id, client_secret = form.get("client_id"), form.get("client_secret")
+    client_id, client_secret = data.client_id, data.client_secret
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
             client_id, _, client_secret = base64.b64decode(encoded).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return _oauth_error(401, "invalid_client", "malformed Basic credentials")
-    if form.get("grant_type") != "client_credentials":
+    if data.grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
     if not (
         client_id is not None
         and client_secret is not None
-        and hmac.compare_digest(client_id, config.client_id)
-        and hmac.compare_digest(client_secret, config.client_secret)
+        and _same(client_id, config.client_id)
+        and _same(client_secret, config.client_secret)
     ):
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
     answer = TokenAnswer(

@@ -17,9 +17,10 @@ times; "after" includes the instant itself, "before" excludes it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -27,7 +28,9 @@ import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
+from litestar.params import Body, PathParameter, QueryParameter
 
 from platforms.expense.auth import require_bearer
 from platforms.expense.codes import APPROVAL_NAMES, PAYMENT_NAMES
@@ -36,6 +39,7 @@ from platforms.expense.wire import (
     ENCODER,
     CardTransaction,
     Collection,
+    ConcurError,
     CustomField,
     EntryGet,
     ReportGet,
@@ -44,22 +48,62 @@ from platforms.expense.wire import (
     StatusChangedFacts,
     User,
     WorkflowAction,
+    WorkflowResult,
 )
 from platforms.kit.app import SandboxState
 
-__all__ = ["ROUTES", "error_body"]
+__all__ = ["ROUTES", "error_body", "error_spec"]
 
 Sandbox = NamedDependency[SandboxState]
 T = TypeVar("T", bound=msgspec.Struct)
 
 MAX_LIMIT = 100
-Offset = Annotated[str | None, QueryParameter(description="Starting page offset (from NextPage).", max_length=20)]
+Offset = Annotated[
+    str | None,
+    QueryParameter(description="Starting page offset (from NextPage).", max_length=9, pattern=r"^[0-9]+$"),
+]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Number of records to return.")]
+
+_DATE_OR_TIME = [
+    Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE),
+    Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+]
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # a date, optionally followed by a time with a zone
+    r"(?:[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2}))?"
+)
 
 
 def _date(name: str) -> Any:
-    """A date filter parameter called ``name`` (``YYYY-MM-DD`` or an RFC 3339 time)."""
-    return QueryParameter(name=name, description="YYYY-MM-DD or an RFC 3339 time.", max_length=40)
+    """A date filter parameter called ``name`` (``YYYY-MM-DD`` or an RFC 3339 time with a zone)."""
+    return QueryParameter(name=name, description="YYYY-MM-DD (midnight UTC) or an RFC 3339 time.", max_length=40,
+                          schema_extra={"any_of": _DATE_OR_TIME})
+
+
+def error_spec(description: str) -> ResponseSpec:
+    """An error answer in Concur's v3 format (:func:`error_body`), for ``responses={...}``."""
+    return ResponseSpec(ConcurError, description=description, media_type="application/json", generate_examples=False)
+
+
+def _ok(container: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(container, description=description, media_type="application/json", generate_examples=False)
+
+
+_INVALID = error_spec("A parameter or the body is invalid.")
+_UNAUTHORIZED = error_spec("No valid bearer token (see ``WWW-Authenticate``).")
+_NOT_FOUND = error_spec("No resource with this id.")
+_CONFLICT = error_spec("The report is not in a status that allows this change.")
+
+
+def _list(container: Any, description: str) -> dict[int, ResponseSpec]:
+    return {200: _ok(container, description), 400: _INVALID, 401: _UNAUTHORIZED}
+
+
+def _one(container: Any, description: str) -> dict[int, ResponseSpec]:
+    return {200: _ok(container, description), 400: _INVALID, 401: _UNAUTHORIZED, 404: _NOT_FOUND}
+
+ClosedBody = Body(schema_extra={"additional_properties": False})
+"""A JSON body whose Struct refuses unknown fields (``forbid_unknown_fields``): the document says so."""
 
 Id = Annotated[str, PathParameter(min_length=1, max_length=64, description="The unique identifier of the resource.")]
 
@@ -75,13 +119,17 @@ def _json(value: Any, status: int = 200) -> Response[bytes]:
 
 
 def _instant(name: str, value: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight UTC) or an RFC 3339 time with a zone; anything else is a 400."""
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        if not _RFC3339.fullmatch(value):
+            raise ValueError(value)
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
         raise HTTPException(status_code=400, detail=f"{name}: expected YYYY-MM-DD or an RFC 3339 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _between(value: Any, after: datetime | None, before: datetime | None) -> bool:
@@ -140,7 +188,13 @@ def _report_view(request: Request[Any, Any, Any], doc: dict[str, Any]) -> Report
     )
 
 
-@get("/api/v3.0/expense/reports", guards=[require_bearer], sync_to_thread=False, summary="Get reports")
+@get(
+    "/api/v3.0/expense/reports",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    summary="Get reports",
+    responses=_list(Collection[ReportGet], "One page of report headers."),
+)
 def list_reports(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
@@ -210,13 +264,25 @@ def _load(sandbox: SandboxState, collection: str, id: str, what: str) -> dict[st
     return doc
 
 
-@get("/api/v3.0/expense/reports/{id:str}", guards=[require_bearer], sync_to_thread=False, summary="Get a report")
+@get(
+    "/api/v3.0/expense/reports/{id:str}",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    summary="Get a report",
+    responses=_one(ReportGet, "The report header."),
+)
 def get_report(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Response[bytes]:
     """One report header."""
     return _json(_report_view(request, _load(sandbox, "reports", id, "report")))
 
 
-@get("/api/v3.0/expense/entries", guards=[require_bearer], sync_to_thread=False, summary="Get expense entries")
+@get(
+    "/api/v3.0/expense/entries",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    summary="Get expense entries",
+    responses=_list(Collection[EntryGet], "One page of expense entries."),
+)
 def list_entries(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
@@ -238,14 +304,26 @@ def list_entries(
     return _page(request, docs, EntryGet, _entry_uri(request), offset, limit)
 
 
-@get("/api/v3.0/expense/entries/{id:str}", guards=[require_bearer], sync_to_thread=False, summary="Get an entry")
+@get(
+    "/api/v3.0/expense/entries/{id:str}",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    summary="Get an entry",
+    responses=_one(EntryGet, "The expense entry."),
+)
 def get_entry(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Response[bytes]:
     """One expense entry."""
     entry = msgspec.convert(_load(sandbox, "entries", id, "entry"), EntryGet)
     return _json(msgspec.structs.replace(entry, uri=_entry_uri(request)(entry)))
 
 
-@get("/api/v3.0/common/users", guards=[require_bearer], sync_to_thread=False, summary="Get users")
+@get(
+    "/api/v3.0/common/users",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    summary="Get users",
+    responses=_list(Collection[User], "One page of employees."),
+)
 def list_users(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
@@ -255,7 +333,7 @@ def list_users(
     employee_id: Annotated[str | None, QueryParameter(name="employeeID", max_length=64)] = None,
     last_name: Annotated[str | None, QueryParameter(name="lastName", max_length=64)] = None,
     is_active: Annotated[bool | None, QueryParameter(name="isActive")] = None,
-    ledger_code: Annotated[str | None, QueryParameter(name="ledgerCode", max_length=8)] = None,
+    ledger_code: Annotated[str | None, QueryParameter(name="ledgerCode", max_length=48)] = None,
 ) -> Response[bytes]:
     """Employees, filtered, one page."""
     equals = {
@@ -275,6 +353,7 @@ def list_users(
     guards=[require_bearer],
     sync_to_thread=False,
     summary="Get company card transactions",
+    responses=_list(Collection[CardTransaction], "One page of card transactions."),
 )
 def list_card_transactions(
     request: Request[Any, Any, Any],
@@ -366,9 +445,10 @@ _IN_APPROVAL = ("A_PEND", "A_ACCO", "A_EXTV", "A_PBDG", "A_PECO", "A_FILE")
     sync_to_thread=False,
     status_code=200,
     summary="Post a report workflow action",
+    responses={**_one(WorkflowResult, "The action was applied."), 409: _CONFLICT},
 )
 def workflow_action(
-    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[WorkflowAction]
+    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: Annotated[WorkflowAction, ClosedBody]
 ) -> Response[bytes]:
     """Submit, approve, send back or recall a report; each change sends ``statusChanged``."""
     doc = _load(sandbox, "reports", id, "report")
@@ -389,7 +469,7 @@ def workflow_action(
         if current not in _IN_APPROVAL:
             raise _conflict(f"report {id} is not in approval (status {current})")
         _change(request, sandbox, doc, approval="A_RESU", step_code="SENDBACK", ever_sent_back=True, **comment)
-    return _json({"Message": "SUCCESS", "Status": "SUCCESS"})
+    return _json(WorkflowResult(Message="SUCCESS", Status="SUCCESS"))
 
 
 @patch(
@@ -398,8 +478,11 @@ def workflow_action(
     sync_to_thread=False,
     status_code=204,
     summary="Update the payment status of an approved report",
+    responses={400: _INVALID, 401: _UNAUTHORIZED, 404: _NOT_FOUND, 409: _CONFLICT},
 )
-def patch_report(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[ReportStatusPatch]) -> None:
+def patch_report(
+    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: Annotated[ReportStatusPatch, ClosedBody]
+) -> None:
     """Move an approved report to ``P_PROC`` (posted) or ``P_PAID`` (paid).
 
     Repeating a change the report already went through changes nothing and sends no event,

@@ -12,27 +12,39 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
+from litestar.openapi.spec import OpenAPIType
 
 __all__ = [
     "ENCODER",
     "CardTransaction",
     "Collection",
+    "ConcurError",
     "CustomField",
     "EntryGet",
+    "Number",
+    "OAuthError",
     "ReportGet",
     "ReportStatusPatch",
     "StatusChangedEvent",
     "StatusChangedFacts",
     "TokenAnswer",
+    "TokenRequest",
     "User",
     "WorkflowAction",
+    "WorkflowResult",
 ]
 
 ENCODER = msgspec.json.Encoder(decimal_format="number")
 """Encodes Decimals as JSON numbers, as Concur does."""
+
+Number = Annotated[Decimal, msgspec.Meta(extra_json_schema={"extra": {"type": OpenAPIType.NUMBER}})]
+"""A Decimal sent as a JSON number (:data:`ENCODER`); the OpenAPI document must say ``number``,
+not the ``string`` it says for a plain Decimal."""
+
+T = TypeVar("T")
 
 
 class _Pascal(msgspec.Struct, rename="pascal", omit_defaults=True, kw_only=True):
@@ -58,7 +70,7 @@ class ReportGet(_Pascal, kw_only=True):
     id: str = msgspec.field(name="ID")
     uri: str | None = msgspec.field(default=None, name="URI")
     name: str
-    total: Decimal
+    total: Number
     currency_code: str
     country: str | None = None
     owner_login_id: str = msgspec.field(name="OwnerLoginID")
@@ -75,11 +87,11 @@ class ReportGet(_Pascal, kw_only=True):
     paid_date: datetime | None = None
     user_defined_date: datetime | None = None
     last_modified_date: datetime
-    amount_due_employee: Decimal
-    amount_due_company_card: Decimal
-    total_claimed_amount: Decimal
-    total_approved_amount: Decimal
-    personal_amount: Decimal
+    amount_due_employee: Number
+    amount_due_company_card: Number
+    total_claimed_amount: Number
+    total_approved_amount: Number
+    personal_amount: Number
     has_exception: bool = False
     ever_sent_back: bool = False
     receipts_received: bool = False
@@ -109,11 +121,11 @@ class EntryGet(_Pascal, kw_only=True):
     payment_type_id: str = msgspec.field(name="PaymentTypeID")
     payment_type_name: str
     transaction_date: datetime
-    transaction_amount: Decimal
+    transaction_amount: Number
     transaction_currency_code: str
-    exchange_rate: Decimal
-    posted_amount: Decimal
-    approved_amount: Decimal
+    exchange_rate: Number
+    posted_amount: Number
+    approved_amount: Number
     vendor_description: str | None = None
     location_country: str | None = None
     location_name: str | None = None
@@ -160,9 +172,9 @@ class CardTransaction(_Pascal, kw_only=True):
     posted_date: datetime
     merchant_name: str
     merchant_country_code: str
-    transaction_amount: Decimal
+    transaction_amount: Number
     transaction_currency_code: str
-    posted_amount: Decimal
+    posted_amount: Number
     posted_currency_code: str
     expense_type_code: str | None = None
     status: Literal["UN", "AS"]
@@ -170,11 +182,29 @@ class CardTransaction(_Pascal, kw_only=True):
     expense_entry_id: str | None = msgspec.field(default=None, name="ExpenseEntryID")
 
 
-class Collection(msgspec.Struct, omit_defaults=True):
-    """A v3.0 page: ``{"Items": [...], "NextPage": "<uri>"}``."""
+class Collection(msgspec.Struct, Generic[T], omit_defaults=True):
+    """A v3.0 page: ``{"Items": [...], "NextPage": "<uri>"}`` (``NextPage`` left out on the last page)."""
 
-    Items: list[Any]
+    Items: list[T]
     NextPage: str | None = None
+
+
+class ConcurError(msgspec.Struct):
+    """Concur's v3 error body, sent with every 4xx and 5xx of the API."""
+
+    Message: str
+    """What went wrong."""
+    server_time: str = msgspec.field(name="Server-Time")
+    """When the error happened (RFC 3339)."""
+    Id: str
+    """Id of the error, for Concur support."""
+
+
+class WorkflowResult(msgspec.Struct):
+    """Answer of a successful workflow action."""
+
+    Message: Literal["SUCCESS"]
+    Status: Literal["SUCCESS"]
 
 
 class WorkflowAction(msgspec.Struct, forbid_unknown_fields=True):
@@ -193,6 +223,24 @@ class ReportStatusPatch(msgspec.Struct, forbid_unknown_fields=True, rename="came
     """Document number of the posting in the financial system."""
     comment: str | None = None
     """Recorded as the report's last comment."""
+
+
+class TokenRequest(msgspec.Struct, kw_only=True):
+    """Form of the token request (client credentials in the form, or as HTTP Basic instead)."""
+
+    grant_type: Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"enum": ["client_credentials"]}})]
+    """Only ``client_credentials``; any other grant is refused with ``unsupported_grant_type``."""
+    client_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    """The client id, unless sent as HTTP Basic."""
+    client_secret: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    """The client secret, unless sent as HTTP Basic."""
+
+
+class OAuthError(msgspec.Struct):
+    """An OAuth2 error answer (RFC 6749 section 5.2)."""
+
+    error: Literal["invalid_request", "invalid_client", "unsupported_grant_type"]
+    error_description: str
 
 
 class TokenAnswer(msgspec.Struct):

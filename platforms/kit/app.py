@@ -16,8 +16,10 @@ from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
-from litestar.types import ControllerRouterHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
 from platforms.kit.admin import admin_routes
 from platforms.kit.config import SandboxConfig
@@ -120,6 +122,30 @@ class SandboxState:
         return self.webhooks.emit(event_type, payload)
 
 
+class _AllowAll(ASGIMiddleware):
+    """Answer Litestar's automatic OPTIONS with every method of the path.
+
+    Litestar registers handlers one at a time, and its automatic OPTIONS answer keeps the
+    methods of the first handler registered for a path (``GET`` where ``GET`` and ``POST``
+    share it); the app's routes know them all.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler = scope.get("route_handler")
+        if scope.get("method") != "OPTIONS" or getattr(handler, "handler_name", "") != "options_handler":
+            await next_app(scope, receive, send)
+            return
+        methods: set[str] = {"OPTIONS"}
+        for route in scope["litestar_app"].routes:
+            if route.path_format == scope.get("path_template"):
+                methods.update(getattr(route, "methods", ()))
+        await send({"type": "http.response.start", "status": 204,
+                    "headers": [(b"allow", ", ".join(sorted(methods)).encode())]})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 def build_sandbox(
     name: str,
     config: SandboxConfig | None,
@@ -176,7 +202,7 @@ def build_sandbox(
 
     app = Litestar(
         route_handlers=[*route_handlers, *admin_routes(state)],
-        middleware=[fault_middleware(state, error_body)],
+        middleware=[fault_middleware(state, error_body), _AllowAll()],
         dependencies={"sandbox": Provide(provide_state, sync_to_thread=False)},
         exception_handlers={HTTPException: on_http_error, Exception: on_unexpected},
         lifespan=[lifespan],

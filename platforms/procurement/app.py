@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Response, route
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import Schema
 
 from platforms.kit.app import build_sandbox
 from platforms.kit.config import SandboxConfig
+from platforms.procurement import bodies
 from platforms.procurement.auth import token_endpoint
 from platforms.procurement.common import coupa_error
 from platforms.procurement.invoices import invoice_handlers
@@ -13,7 +21,49 @@ from platforms.procurement.orders import order_handlers
 from platforms.procurement.seed import seed
 from platforms.procurement.suppliers import supplier_handlers
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "options_handlers"]
+
+
+def options_handlers(handlers: Sequence[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """An ``OPTIONS`` handler per path, answering ``Allow`` with every method of the path.
+
+    Litestar's automatic answer lists only the methods of the first handler registered for a
+    path (``GET`` but not ``POST`` on ``/api/suppliers``); a path with its own ``OPTIONS``
+    handler gets none of those.
+    """
+    methods: dict[str, set[str]] = defaultdict(lambda: {"OPTIONS"})
+    for handler in handlers:
+        for path in handler.paths:
+            methods[path].update(handler.http_methods)
+    return [_options(path, ", ".join(sorted(allowed))) for path, allowed in methods.items()]
+
+
+def _options(path: str, allow: str) -> HTTPRouteHandler:
+    def answer() -> Response[None]:
+        return Response(content=None, status_code=204, headers={"Allow": allow})
+
+    handler: HTTPRouteHandler = route(
+        path, http_method=["OPTIONS"], include_in_schema=False, sync_to_thread=False, name=f"options:{path}"
+    )(answer)
+    return handler
+
+
+def _close_request_bodies(app: Litestar) -> None:
+    """Say in the document that request bodies refuse unknown fields (they do: ``forbid_unknown_fields``).
+
+    Litestar does not translate msgspec's ``forbid_unknown_fields`` into
+    ``additionalProperties: false``; without it the document would promise that extra fields
+    are accepted.
+    """
+    closed = {
+        name for name in bodies.__all__
+        if isinstance(kind := getattr(bodies, name), type) and issubclass(kind, msgspec.Struct)
+        and kind.__struct_config__.forbid_unknown_fields
+    }
+    components = app.openapi_schema.components.schemas or {}
+    for name, schema in components.items():
+        if name in closed and isinstance(schema, Schema):
+            schema.additional_properties = False
 
 
 def create_app(config: SandboxConfig | None = None) -> Litestar:
@@ -25,5 +75,7 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
     Returns:
         The Litestar app, serving ``/oauth2/access_tokens``, ``/api/...`` and ``/_sandbox/...``.
     """
-    handlers = [token_endpoint, *supplier_handlers, *order_handlers, *invoice_handlers]
-    return build_sandbox("procurement", config, handlers, coupa_error, seed)
+    handlers: list[Any] = [token_endpoint, *supplier_handlers, *order_handlers, *invoice_handlers]
+    app = build_sandbox("procurement", config, [*options_handlers(handlers), *handlers], coupa_error, seed)
+    _close_request_bodies(app)
+    return app

@@ -12,18 +12,20 @@ import base64
 import hmac
 import secrets
 import time
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import RawBody
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
+from litestar.params import Body
 
 from platforms.kit.app import SandboxState
-from platforms.procurement.common import CoupaError
+from platforms.procurement.common import CoupaError, CoupaErrors
 
-__all__ = ["SCOPES", "TOKEN_PATH", "TOKEN_TTL_SECONDS", "authorize", "token_endpoint"]
+__all__ = ["SCOPES", "TOKEN_PATH", "TOKEN_TTL_SECONDS", "OAuthError", "TokenRequest", "authorize", "token_endpoint"]
 
 TOKEN_PATH = "/oauth2/access_tokens"  # noqa: S105 - a path, not a secret
 TOKEN_TTL_SECONDS = 86_399
@@ -72,24 +74,67 @@ def _basic(header: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-@post(TOKEN_PATH, status_code=200, media_type="application/json", sync_to_thread=False)
+class TokenRequest(msgspec.Struct, kw_only=True):
+    """RFC 6749 §4.4.2 client credentials request (form encoded); other parameters are ignored."""
+
+    grant_type: Literal["client_credentials"]
+    """The grant: only client credentials."""
+    client_id: str | None = None
+    """The client, unless it authenticates with HTTP Basic."""
+    client_secret: str | None = None
+    """The client's secret, unless it authenticates with HTTP Basic."""
+    scope: str | None = None
+    """Space-separated scopes wanted (all of them when left out)."""
+
+
+class OAuthError(msgspec.Struct, frozen=True):
+    """RFC 6749 §5.2 error answer."""
+
+    error: str
+    """Error code, e.g. ``invalid_client``."""
+    error_description: str
+    """What is wrong."""
+
+
+def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    """A token request that is not a client credentials form: RFC 6749's ``invalid_request``."""
+    items = [item for item in exc.extra if isinstance(item, dict)] if isinstance(exc.extra, list) else []
+    if any(item.get("key") == "grant_type" for item in items):
+        return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+    detail = "; ".join(f"{item.get('key') or 'body'}: {item.get('message')}" for item in items)
+    return _oauth_error(400, "invalid_request", detail or "the request is not a client credentials form")
+
+
+def _oauth_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(OAuthError, description=description, generate_examples=False)
+
+
+@post(
+    TOKEN_PATH, status_code=200, media_type="application/json", sync_to_thread=False,
+    exception_handlers={ValidationException: _invalid_request},
+    responses={
+        400: _oauth_spec("Not a client credentials grant (`invalid_request`, `unsupported_grant_type`), "
+                         "or an unknown scope (`invalid_scope`)."),
+        401: _oauth_spec("Unknown client or wrong secret (`invalid_client`)."),
+        429: ResponseSpec(CoupaErrors, description="Injected fault: too many requests.", generate_examples=False),
+        500: ResponseSpec(CoupaErrors, description="Injected fault: internal error.", generate_examples=False),
+        503: ResponseSpec(CoupaErrors, description="Injected fault: maintenance.", generate_examples=False),
+    },
+)
 def token_endpoint(
-    request: Request[Any, Any, Any], sandbox: NamedDependency[SandboxState], body: RawBody
+    request: Request[Any, Any, Any],
+    sandbox: NamedDependency[SandboxState],
+    data: Annotated[TokenRequest, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[bytes]:
     """Issue a token for the configured client (form or Basic client authentication)."""
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    if form.get("grant_type") != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
-    credentials = _basic(request.headers.get("authorization")) or (
-        form.get("client_id", ""), form.get("client_secret", "")
-    )
+    credentials = _basic(request.headers.get("authorization")) or (data.client_id or "", data.client_secret or "")
     config = sandbox.config
     good = hmac.compare_digest(credentials[0].encode(), config.client_id.encode()) & hmac.compare_digest(
         credentials[1].encode(), config.client_secret.encode()
     )
     if not good:
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
-    requested = form.get("scope", "").split() or list(SCOPES)
+    requested = (data.scope or "").split() or list(SCOPES)
     unknown = [s for s in requested if s not in SCOPES]
     if unknown:
         return _oauth_error(400, "invalid_scope", f"unknown scope {unknown[0]}")

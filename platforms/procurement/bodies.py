@@ -37,8 +37,24 @@ __all__ = [
     "SupplierUpdate",
 ]
 
-Positive = Decimal
-NonNegative = Decimal
+POSITIVE_PATTERN = (
+    r"^([1-9][0-9]{0,11}(\.[0-9]{1,6})?"
+    r"|0\.([1-9][0-9]{0,5}|0[1-9][0-9]{0,4}|00[1-9][0-9]{0,3}|000[1-9][0-9]{0,2}|0000[1-9][0-9]?|00000[1-9]))$"
+)
+"""A decimal string above zero (at most 12 integer digits and 6 decimals), written without
+look-ahead so that schema-driven generators can produce it."""
+NON_NEGATIVE_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,6})?$"
+"""A decimal string of zero or more (at most 18 integer digits and 6 decimals)."""
+
+Positive = Annotated[
+    Decimal,
+    msgspec.Meta(extra_json_schema={"description": "Decimal string above 0.", "extra": {"pattern": POSITIVE_PATTERN}}),
+]
+NonNegative = Annotated[
+    Decimal,
+    msgspec.Meta(extra_json_schema={"description": "Decimal string, 0 or more.",
+                                    "extra": {"pattern": NON_NEGATIVE_PATTERN}}),
+]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
@@ -46,12 +62,17 @@ class _Body(msgspec.Struct, rename="kebab", kw_only=True, forbid_unknown_fields=
     """Base of request bodies: hyphenated names, unknown fields refused."""
 
 
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def _check_amounts(quantity: Decimal, price: Decimal) -> None:
-    """Check line amounts here, because msgspec cannot bound Decimals."""
-    if not quantity.is_finite() or quantity <= 0:
-        raise ValueError("quantity must be greater than 0")
-    if not price.is_finite() or price < 0:
-        raise ValueError("price must not be negative")
+    """Check line amounts here (the bounds of the patterns), because msgspec cannot bound Decimals."""
+    if not quantity.is_finite() or quantity <= 0 or quantity >= 10**12 or _decimals(quantity) > 6:
+        raise ValueError("quantity must be greater than 0, below 10^12, with at most 6 decimals")
+    if not price.is_finite() or price < 0 or price >= 10**18 or _decimals(price) > 6:
+        raise ValueError("price must be 0 or more, below 10^18, with at most 6 decimals")
 
 
 class SupplierCreate(_Body):

@@ -15,13 +15,20 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 
 from platforms.kit.store import Store
 
 __all__ = [
+    "CHANGE_ERRORS",
+    "CREATE_ERRORS",
+    "LIST_ERRORS",
     "MAX_LIMIT",
+    "READ_ERRORS",
     "CoupaError",
+    "CoupaErrors",
     "coupa_error",
+    "coupa_responses",
     "load",
     "next_id",
     "now",
@@ -42,6 +49,45 @@ class CoupaError(HTTPException):
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail=message, status_code=status, headers=headers)
+
+
+class CoupaErrors(msgspec.Struct, frozen=True):
+    """Coupa's error body, for the document: messages by field (``base``: the object as a whole)."""
+
+    errors: dict[str, list[str]]
+    """Messages by field name."""
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The request is malformed: a parameter or field has the wrong type or form, or a filter is unknown.",
+    401: "The bearer token is missing, unknown or expired.",
+    403: "The token lacks the scope the route needs.",
+    404: "No such object (or an object the request refers to does not exist).",
+    422: "The request is well-formed but refused: a state that forbids it, a duplicate, a rule broken.",
+    429: "Injected fault (`throttle_rate`): too many requests; retry after `Retry-After` seconds.",
+    500: "Injected fault (`error_rate`): the platform failed without processing the request.",
+    503: "Injected fault (`maintenance`): down for maintenance; retry after `Retry-After` seconds.",
+}
+FAULTS = (429, 500, 503)
+"""What the kit's fault middleware may answer on any route (only when faults are switched on)."""
+
+
+def coupa_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers of a route, for ``responses=``: ``statuses`` plus the injectable faults."""
+    return {
+        status: ResponseSpec(CoupaErrors, description=_ERROR_DESCRIPTIONS[status], generate_examples=False)
+        for status in (*statuses, *FAULTS)
+    }
+
+
+LIST_ERRORS = coupa_responses(400, 401, 403)
+"""Errors of a list."""
+READ_ERRORS = coupa_responses(400, 401, 403, 404)
+"""Errors of a read by id."""
+CREATE_ERRORS = coupa_responses(400, 401, 403, 422)
+"""Errors of a create that refers to nothing."""
+CHANGE_ERRORS = coupa_responses(400, 401, 403, 404, 422)
+"""Errors of a create referring to other objects, an update or an action."""
 
 
 def coupa_error(status: int, message: str) -> tuple[str, bytes]:

@@ -17,7 +17,17 @@ from litestar.params import JSONBody, PathParameter, QueryParams
 from platforms.kit.app import SandboxState
 from platforms.procurement.auth import authorize
 from platforms.procurement.bodies import InvoiceCreate
-from platforms.procurement.common import CoupaError, load, next_id, now, page, save
+from platforms.procurement.common import (
+    CHANGE_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    CoupaError,
+    load,
+    next_id,
+    now,
+    page,
+    save,
+)
 from platforms.procurement.models import BudgetLine, Invoice, InvoiceLine, PurchaseOrder, Supplier
 from platforms.procurement.orders import supplier_ref
 
@@ -32,21 +42,21 @@ INVOICE_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-@get("/api/invoices", sync_to_thread=False)
+@get("/api/invoices", sync_to_thread=False, responses=LIST_ERRORS)
 def list_invoices(request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams) -> list[Invoice]:
     """Invoices, filtered by any field (``invoice-number=...``, ``supplier[id]=3``), ``offset``/``limit``."""
     authorize(request, sandbox, "core.invoice.read")
     return [msgspec.convert(d, Invoice) for d in page(sandbox.store, "invoices", Invoice, dict(query.items()))]
 
 
-@get("/api/invoices/{id:int}", sync_to_thread=False)
+@get("/api/invoices/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
 def get_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Invoice:
     """One invoice."""
     authorize(request, sandbox, "core.invoice.read")
     return load(sandbox.store, "invoices", Invoice, id, "invoice")
 
 
-@post("/api/invoices", status_code=201, sync_to_thread=False)
+@post("/api/invoices", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[InvoiceCreate]) -> Invoice:
     """Create a draft invoice."""
     authorize(request, sandbox, "core.invoice.write")
@@ -86,7 +96,7 @@ def create_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, data: JSON
     return invoice
 
 
-@put("/api/invoices/{id:int}/{action:str}", sync_to_thread=False)
+@put("/api/invoices/{id:int}/{action:str}", sync_to_thread=False, responses=CHANGE_ERRORS)
 def invoice_action(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
@@ -105,7 +115,7 @@ def invoice_action(
     return invoice
 
 
-@get("/api/budget_lines", sync_to_thread=False)
+@get("/api/budget_lines", sync_to_thread=False, responses=LIST_ERRORS)
 def list_budget_lines(request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams) -> list[BudgetLine]:
     """Budget lines, filtered by any field (``period[name]=FY2026-Q1``, ``account[segment-1]=US01``)."""
     authorize(request, sandbox, "core.budget.read")
@@ -113,7 +123,7 @@ def list_budget_lines(request: Request[Any, Any, Any], sandbox: Sandbox, query: 
                                                          dict(query.items()))]
 
 
-@get("/api/budget_lines/{id:int}", sync_to_thread=False)
+@get("/api/budget_lines/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
 def get_budget_line(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> BudgetLine:
     """One budget line."""
     authorize(request, sandbox, "core.budget.read")

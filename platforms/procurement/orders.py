@@ -21,7 +21,17 @@ from platforms.kit.app import SandboxState
 from platforms.kit.store import Store
 from platforms.procurement.auth import authorize
 from platforms.procurement.bodies import PurchaseOrderCreate, ReceiptCreate, RequisitionCreate
-from platforms.procurement.common import CoupaError, load, next_id, now, page, save
+from platforms.procurement.common import (
+    CHANGE_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    CoupaError,
+    load,
+    next_id,
+    now,
+    page,
+    save,
+)
 from platforms.procurement.models import (
     OrderLine,
     OrderLineRef,
@@ -60,7 +70,7 @@ def _line_id(store: Store) -> int:
 # --- requisitions ----------------------------------------------------------------------------
 
 
-@get("/api/requisitions", sync_to_thread=False)
+@get("/api/requisitions", sync_to_thread=False, responses=LIST_ERRORS)
 def list_requisitions(request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams) -> list[Requisition]:
     """Requisitions, filtered by any field, ``offset``/``limit``."""
     authorize(request, sandbox, "core.requisition.read")
@@ -68,14 +78,14 @@ def list_requisitions(request: Request[Any, Any, Any], sandbox: Sandbox, query: 
                                                           dict(query.items()))]
 
 
-@get("/api/requisitions/{id:int}", sync_to_thread=False)
+@get("/api/requisitions/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
 def get_requisition(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Requisition:
     """One requisition."""
     authorize(request, sandbox, "core.requisition.read")
     return load(sandbox.store, "requisitions", Requisition, id, "requisition")
 
 
-@post("/api/requisitions", status_code=201, sync_to_thread=False)
+@post("/api/requisitions", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_requisition(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[RequisitionCreate]
 ) -> Requisition:
@@ -106,7 +116,7 @@ def create_requisition(
     return requisition
 
 
-@put("/api/requisitions/{id:int}/submit_for_approval", sync_to_thread=False)
+@put("/api/requisitions/{id:int}/submit_for_approval", sync_to_thread=False, responses=CHANGE_ERRORS)
 def submit_requisition(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Requisition:
     """Submit a draft requisition for approval."""
     authorize(request, sandbox, "core.requisition.write")
@@ -123,7 +133,7 @@ def submit_requisition(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id
 # --- purchase orders -------------------------------------------------------------------------
 
 
-@get("/api/purchase_orders", sync_to_thread=False)
+@get("/api/purchase_orders", sync_to_thread=False, responses=LIST_ERRORS)
 def list_purchase_orders(
     request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams
 ) -> list[PurchaseOrder]:
@@ -133,14 +143,14 @@ def list_purchase_orders(
                                                             dict(query.items()))]
 
 
-@get("/api/purchase_orders/{id:int}", sync_to_thread=False)
+@get("/api/purchase_orders/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
 def get_purchase_order(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> PurchaseOrder:
     """One purchase order."""
     authorize(request, sandbox, "core.purchase_order.read")
     return load(sandbox.store, "purchase_orders", PurchaseOrder, id, "purchase order")
 
 
-@post("/api/purchase_orders", status_code=201, sync_to_thread=False)
+@post("/api/purchase_orders", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_purchase_order(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[PurchaseOrderCreate]
 ) -> PurchaseOrder:
@@ -177,7 +187,7 @@ def create_purchase_order(
     return order
 
 
-@put("/api/purchase_orders/{id:int}/{action:str}", sync_to_thread=False)
+@put("/api/purchase_orders/{id:int}/{action:str}", sync_to_thread=False, responses=CHANGE_ERRORS)
 def purchase_order_action(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
@@ -224,7 +234,7 @@ def find_order_line(store: Store, line_id: int) -> tuple[PurchaseOrder, OrderLin
     raise CoupaError(404, f"order line {line_id} not found")
 
 
-@get("/api/receiving_transactions", sync_to_thread=False)
+@get("/api/receiving_transactions", sync_to_thread=False, responses=LIST_ERRORS)
 def list_receipts(
     request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams
 ) -> list[ReceivingTransaction]:
@@ -234,14 +244,14 @@ def list_receipts(
             for d in page(sandbox.store, "receiving_transactions", ReceivingTransaction, dict(query.items()))]
 
 
-@get("/api/receiving_transactions/{id:int}", sync_to_thread=False)
+@get("/api/receiving_transactions/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
 def get_receipt(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> ReceivingTransaction:
     """One receipt."""
     authorize(request, sandbox, "core.purchase_order.read")
     return load(sandbox.store, "receiving_transactions", ReceivingTransaction, id, "receiving transaction")
 
 
-@post("/api/receiving_transactions", status_code=201, sync_to_thread=False)
+@post("/api/receiving_transactions", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_receipt(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[ReceiptCreate]
 ) -> ReceivingTransaction:

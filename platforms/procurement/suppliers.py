@@ -16,7 +16,18 @@ from litestar.params import JSONBody, PathParameter, QueryParams
 from platforms.kit.app import SandboxState
 from platforms.procurement.auth import authorize
 from platforms.procurement.bodies import SupplierCreate, SupplierUpdate
-from platforms.procurement.common import CoupaError, load, next_id, now, page, save
+from platforms.procurement.common import (
+    CHANGE_ERRORS,
+    CREATE_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    CoupaError,
+    load,
+    next_id,
+    now,
+    page,
+    save,
+)
 from platforms.procurement.models import Supplier
 
 __all__ = ["supplier_handlers"]
@@ -25,7 +36,7 @@ Sandbox = NamedDependency[SandboxState]
 Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="Coupa id.")]
 
 
-@get("/api/suppliers", sync_to_thread=False)
+@get("/api/suppliers", sync_to_thread=False, responses=LIST_ERRORS)
 def list_suppliers(request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams) -> list[Supplier]:
     """Suppliers, filtered by any field (``status=approved``, ``tax-id=...``), ``offset``/``limit``."""
     authorize(request, sandbox, "core.supplier.read")
@@ -33,14 +44,14 @@ def list_suppliers(request: Request[Any, Any, Any], sandbox: Sandbox, query: Que
     return [msgspec.convert(d, Supplier) for d in docs]
 
 
-@get("/api/suppliers/{id:int}", sync_to_thread=False)
+@get("/api/suppliers/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
 def get_supplier(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Supplier:
     """One supplier."""
     authorize(request, sandbox, "core.supplier.read")
     return load(sandbox.store, "suppliers", Supplier, id, "supplier")
 
 
-@post("/api/suppliers", status_code=201, sync_to_thread=False)
+@post("/api/suppliers", status_code=201, sync_to_thread=False, responses=CREATE_ERRORS)
 def create_supplier(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[SupplierCreate]
 ) -> Supplier:
@@ -64,7 +75,7 @@ def create_supplier(
     return supplier
 
 
-@put("/api/suppliers/{id:int}", sync_to_thread=False)
+@put("/api/suppliers/{id:int}", sync_to_thread=False, responses=CHANGE_ERRORS)
 def update_supplier(
     request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[SupplierUpdate]
 ) -> Supplier:

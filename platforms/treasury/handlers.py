@@ -13,9 +13,10 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, post, route
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, RawBody
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
@@ -28,16 +29,30 @@ from platforms.treasury.resources import (
     BankConfirmationCreate,
     ObligationCreate,
     PaymentRunCreate,
-    decode_body,
     json_response,
     now,
 )
+from platforms.treasury.schemas import (
+    BankAccountDoc,
+    ConfirmationDoc,
+    KyribaPage,
+    ObligationDoc,
+    PaymentRunDoc,
+    error_specs,
+)
 
-__all__ = ["BASE", "api_router"]
+__all__ = ["BASE", "api_router", "options_handlers"]
 
 BASE = "/gateway/api/v1"
 Sandbox = NamedDependency[SandboxState]
 Uuid = Annotated[str, PathParameter(min_length=1, max_length=64)]
+PageLimit = Annotated[int, QueryParameter(name="page.limit", ge=1, le=MAX_LIMIT, description="Page size.")]
+PageOffset = Annotated[int, QueryParameter(name="page.offset", ge=0, le=10**9, description="Results to skip.")]
+Filter = Annotated[str | None, QueryParameter(name="filter", max_length=2000, description=(
+    "RSQL filter, e.g. `company.code==DE01;status=in=(PENDING,IN_RUN)`; a filter that does not parse, or"
+    " names a field the resource does not filter on, is a 422."))]
+Sort = Annotated[str | None, QueryParameter(max_length=200, description=(
+    "Comma-separated fields, `-` prefix for descending; an unknown field is a 422."))]
 
 ACCOUNT_FIELDS = ("uuid", "code", "description", "company.code", "currency.code", "bank.bic", "iban", "status")
 OBLIGATION_FIELDS = ("uuid", "reference", "company.code", "bankAccount.code", "bankAccount.uuid", "currency.code",
@@ -47,23 +62,29 @@ RUN_FIELDS = ("uuid", "code", "reference", "company.code", "status", "executionD
 CONFIRMATION_FIELDS = ("uuid", "paymentRun.uuid", "paymentRun.code", "result", "bankReference", "receivedDateTime")
 
 
-def _list(request: Request[Any, Any, Any], docs: list[dict[str, Any]], fields: tuple[str, ...]) -> Response[bytes]:
+def _list(request: Request[Any, Any, Any], docs: list[dict[str, Any]], fields: tuple[str, ...], limit: int,
+          offset: int, filter_: str | None, sort: str | None) -> Response[bytes]:
     params = dict(request.query_params)
-    limit = _int_param(params, "page.limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _int_param(params, "page.offset", 0, 0, 10**9)
-    selected = [doc for doc in docs if parse_filter(params.get("filter"), fields)(doc)]
-    ordered = sort_documents(selected, params.get("sort"), fields)
+    selected = [doc for doc in docs if parse_filter(filter_, fields)(doc)]
+    ordered = sort_documents(selected, sort, fields)
     return json_response(page(ordered, request.url.path, params, limit, offset))
 
 
-def _int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise KyribaError(400, f"{name} must be an integer from {low} to {high}", code="INVALID_PARAMETER",
-                          target=name)
-    return int(raw)
+def _ok(type_: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(type_, description=description, generate_examples=False)
+
+
+def _allow(path: str, methods: str) -> Any:
+    """An explicit OPTIONS answer for a path served by several handlers.
+
+    Litestar's automatic one lists only the methods of the path's first handler.
+    """
+    @route(path, http_method="OPTIONS", include_in_schema=False, status_code=204, sync_to_thread=False,
+           name=f"options:{path}")
+    def options() -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": methods})
+
+    return options
 
 
 def _get(sandbox: SandboxState, collection: str, id_: str, what: str) -> dict[str, Any]:
@@ -79,13 +100,16 @@ def _new_uuid(sandbox: SandboxState) -> str:
 
 # --- bank accounts -----------------------------------------------------------------------------
 
-@get(f"{BASE}/bank-accounts", sync_to_thread=False)
-def list_bank_accounts(request: Request[Any, Any, Any], sandbox: Sandbox) -> Response[bytes]:
+@get(f"{BASE}/bank-accounts", sync_to_thread=False,
+     responses={200: _ok(KyribaPage[BankAccountDoc], "One page of the list."), **error_specs(422)})
+def list_bank_accounts(request: Request[Any, Any, Any], sandbox: Sandbox, limit: PageLimit = DEFAULT_LIMIT,
+                       offset: PageOffset = 0, filter_: Filter = None, sort: Sort = None) -> Response[bytes]:
     """Bank accounts (filter on ``company.code``, ``currency.code``, ``status``...)."""
-    return _list(request, sandbox.store.all("bank_accounts"), ACCOUNT_FIELDS)
+    return _list(request, sandbox.store.all("bank_accounts"), ACCOUNT_FIELDS, limit, offset, filter_, sort)
 
 
-@get(f"{BASE}/bank-accounts/{{uuid:str}}", sync_to_thread=False)
+@get(f"{BASE}/bank-accounts/{{uuid:str}}", sync_to_thread=False,
+     responses={200: _ok(BankAccountDoc, "The bank account."), **error_specs(404)})
 def get_bank_account(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
     """One bank account."""
     return json_response(_get(sandbox, "bank_accounts", uuid, "bank account"))
@@ -93,7 +117,7 @@ def get_bank_account(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
 
 # --- payment obligations -----------------------------------------------------------------------
 
-def _account_for(sandbox: SandboxState, data: ObligationCreate) -> dict[str, Any]:
+def _account_for(sandbox: SandboxState, data: JSONBody[ObligationCreate]) -> dict[str, Any]:
     ref = data.bankAccount
     if ref.uuid:
         account = sandbox.store.get("bank_accounts", ref.uuid)
@@ -101,13 +125,13 @@ def _account_for(sandbox: SandboxState, data: ObligationCreate) -> dict[str, Any
         found = sandbox.store.find("bank_accounts", code=ref.code)
         account = found[0] if found else None
     else:
-        raise KyribaError(400, "bankAccount needs a code or a uuid", target="bankAccount")
+        raise KyribaError(422, "bankAccount needs a code or a uuid", code="INVALID_REQUEST", target="bankAccount")
     if account is None:
-        raise KyribaError(400, "the bank account does not exist", code="UNKNOWN_BANK_ACCOUNT", target="bankAccount")
+        raise KyribaError(422, "the bank account does not exist", code="UNKNOWN_BANK_ACCOUNT", target="bankAccount")
     return account
 
 
-def _validate_obligation(sandbox: SandboxState, data: ObligationCreate) -> dict[str, Any]:
+def _validate_obligation(sandbox: SandboxState, data: JSONBody[ObligationCreate]) -> dict[str, Any]:
     details: list[ErrorDetail] = []
     account = _account_for(sandbox, data)
     currency = data.currency.code
@@ -144,26 +168,29 @@ def _validate_obligation(sandbox: SandboxState, data: ObligationCreate) -> dict[
     except SchwiftyException as exc:
         details.append(ErrorDetail(code="INVALID_BIC", message=str(exc), target="beneficiary.bic"))
     if details:
-        raise KyribaError(400, "the payment obligation is not valid", code="INVALID_REQUEST", details=details)
+        raise KyribaError(422, "the payment obligation is not valid", code="INVALID_REQUEST", details=details)
     return account
 
 
-@get(f"{BASE}/payment-obligations", sync_to_thread=False)
-def list_obligations(request: Request[Any, Any, Any], sandbox: Sandbox) -> Response[bytes]:
+@get(f"{BASE}/payment-obligations", sync_to_thread=False,
+     responses={200: _ok(KyribaPage[ObligationDoc], "One page of the list."), **error_specs(422)})
+def list_obligations(request: Request[Any, Any, Any], sandbox: Sandbox, limit: PageLimit = DEFAULT_LIMIT,
+                     offset: PageOffset = 0, filter_: Filter = None, sort: Sort = None) -> Response[bytes]:
     """Payment obligations (filter on ``reference``, ``status``, ``valueDate``, ``amount``...)."""
-    return _list(request, sandbox.store.all("obligations"), OBLIGATION_FIELDS)
+    return _list(request, sandbox.store.all("obligations"), OBLIGATION_FIELDS, limit, offset, filter_, sort)
 
 
-@get(f"{BASE}/payment-obligations/{{uuid:str}}", sync_to_thread=False)
+@get(f"{BASE}/payment-obligations/{{uuid:str}}", sync_to_thread=False,
+     responses={200: _ok(ObligationDoc, "The payment obligation."), **error_specs(404)})
 def get_obligation(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
     """One payment obligation with its status."""
     return json_response(_get(sandbox, "obligations", uuid, "payment obligation"))
 
 
-@post(f"{BASE}/payment-obligations", sync_to_thread=False)
-def create_obligation(request: Request[Any, Any, Any], sandbox: Sandbox, body: RawBody) -> Response[bytes]:
+@post(f"{BASE}/payment-obligations", sync_to_thread=False,
+      responses={201: _ok(ObligationDoc, "The obligation, PENDING."), **error_specs(409, 422)})
+def create_obligation(sandbox: Sandbox, data: JSONBody[ObligationCreate]) -> Response[bytes]:
     """Record a payment obligation; its ``reference`` is unique (a second create is a 409)."""
-    data = decode_body(body, ObligationCreate)
     account = _validate_obligation(sandbox, data)
     if sandbox.store.find("obligations", reference=data.reference):
         raise KyribaError(409, f"a payment obligation with reference {data.reference} exists",
@@ -208,22 +235,25 @@ def _set_obligations(sandbox: SandboxState, run: dict[str, Any], status: str, **
     return changed
 
 
-@get(f"{BASE}/payment-runs", sync_to_thread=False)
-def list_runs(request: Request[Any, Any, Any], sandbox: Sandbox) -> Response[bytes]:
+@get(f"{BASE}/payment-runs", sync_to_thread=False,
+     responses={200: _ok(KyribaPage[PaymentRunDoc], "One page of the list."), **error_specs(422)})
+def list_runs(request: Request[Any, Any, Any], sandbox: Sandbox, limit: PageLimit = DEFAULT_LIMIT,
+              offset: PageOffset = 0, filter_: Filter = None, sort: Sort = None) -> Response[bytes]:
     """Payment runs (filter on ``reference``, ``status``, ``code``...)."""
-    return _list(request, sandbox.store.all("payment_runs"), RUN_FIELDS)
+    return _list(request, sandbox.store.all("payment_runs"), RUN_FIELDS, limit, offset, filter_, sort)
 
 
-@get(f"{BASE}/payment-runs/{{uuid:str}}", sync_to_thread=False)
+@get(f"{BASE}/payment-runs/{{uuid:str}}", sync_to_thread=False,
+     responses={200: _ok(PaymentRunDoc, "The payment run."), **error_specs(404)})
 def get_run(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
     """One payment run."""
     return json_response(_get(sandbox, "payment_runs", uuid, "payment run"))
 
 
-@post(f"{BASE}/payment-runs", sync_to_thread=False)
-def create_run(sandbox: Sandbox, body: RawBody) -> Response[bytes]:
+@post(f"{BASE}/payment-runs", sync_to_thread=False,
+      responses={201: _ok(PaymentRunDoc, "The run, CREATED."), **error_specs(409, 422)})
+def create_run(sandbox: Sandbox, data: JSONBody[PaymentRunCreate]) -> Response[bytes]:
     """Bundle PENDING obligations into a run; each obligation becomes IN_RUN."""
-    data = decode_body(body, PaymentRunCreate)
     if data.reference and sandbox.store.find("payment_runs", reference=data.reference):
         raise KyribaError(409, f"a payment run with reference {data.reference} exists",
                           code="DUPLICATE_REFERENCE", target="reference")
@@ -240,11 +270,11 @@ def create_run(sandbox: Sandbox, body: RawBody) -> Response[bytes]:
         else:
             obligations.append(obligation)
     if details:
-        status = 400 if any(d.code == "UNKNOWN_OBLIGATION" for d in details) else 409
+        status = 422 if any(d.code == "UNKNOWN_OBLIGATION" for d in details) else 409
         raise KyribaError(status, "the payment run cannot be created", code="INVALID_OBLIGATIONS", details=details)
     companies = sorted({o["company"]["code"] for o in obligations})
     if len(companies) > 1:
-        raise KyribaError(400, f"a payment run pays for one company; got {', '.join(companies)}",
+        raise KyribaError(422, f"a payment run pays for one company; got {', '.join(companies)}",
                           code="MIXED_COMPANIES", target="obligations")
     totals: dict[str, Decimal] = {}
     for obligation in obligations:
@@ -270,7 +300,8 @@ def create_run(sandbox: Sandbox, body: RawBody) -> Response[bytes]:
     return json_response(run, 201)
 
 
-@post(f"{BASE}/payment-runs/{{uuid:str}}/release", status_code=200, sync_to_thread=False)
+@post(f"{BASE}/payment-runs/{{uuid:str}}/release", status_code=200, sync_to_thread=False,
+      responses={200: _ok(PaymentRunDoc, "The run, RELEASED."), **error_specs(404, 409)})
 def release_run(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
     """Release a CREATED run to the bank; its obligations become RELEASED."""
     run = _get(sandbox, "payment_runs", uuid, "payment run")
@@ -285,19 +316,22 @@ def release_run(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
 
 # --- bank confirmations ------------------------------------------------------------------------
 
-@get(f"{BASE}/bank-confirmations", sync_to_thread=False)
-def list_confirmations(request: Request[Any, Any, Any], sandbox: Sandbox) -> Response[bytes]:
+@get(f"{BASE}/bank-confirmations", sync_to_thread=False,
+     responses={200: _ok(KyribaPage[ConfirmationDoc], "One page of the list."), **error_specs(422)})
+def list_confirmations(request: Request[Any, Any, Any], sandbox: Sandbox, limit: PageLimit = DEFAULT_LIMIT,
+                       offset: PageOffset = 0, filter_: Filter = None, sort: Sort = None) -> Response[bytes]:
     """Bank confirmations received."""
-    return _list(request, sandbox.store.all("bank_confirmations"), CONFIRMATION_FIELDS)
+    return _list(request, sandbox.store.all("bank_confirmations"), CONFIRMATION_FIELDS, limit, offset, filter_, sort)
 
 
-@post(f"{BASE}/bank-confirmations", sync_to_thread=False)
-def create_confirmation(sandbox: Sandbox, body: RawBody) -> Response[bytes]:
+@post(f"{BASE}/bank-confirmations", sync_to_thread=False,
+      responses={201: _ok(ConfirmationDoc, "The confirmation; the run is CONFIRMED or REJECTED."),
+                 **error_specs(409, 422)})
+def create_confirmation(sandbox: Sandbox, data: JSONBody[BankConfirmationCreate]) -> Response[bytes]:
     """The bank confirms (or rejects) a RELEASED run; one webhook per payment follows."""
-    data = decode_body(body, BankConfirmationCreate)
     run = sandbox.store.get("payment_runs", data.paymentRun)
     if run is None:
-        raise KyribaError(400, f"no payment run {data.paymentRun}", code="UNKNOWN_PAYMENT_RUN", target="paymentRun")
+        raise KyribaError(422, f"no payment run {data.paymentRun}", code="UNKNOWN_PAYMENT_RUN", target="paymentRun")
     if run["status"] != "RELEASED":
         raise KyribaError(409, f"payment run {run['code']} is {run['status']}; only RELEASED runs are confirmed",
                           code="INVALID_STATUS", target="paymentRun")
@@ -326,11 +360,18 @@ def create_confirmation(sandbox: Sandbox, body: RawBody) -> Response[bytes]:
     return json_response(confirmation, 201)
 
 
+def options_handlers() -> list[Any]:
+    """OPTIONS answers of the paths with several methods (the guard lets them through: they only list methods)."""
+    return [_allow(f"{BASE}/{path}", "GET, OPTIONS, POST")
+            for path in ("payment-obligations", "payment-runs", "bank-confirmations")]
+
+
 def api_router() -> Router:
     """Every treasury API route, behind the bearer-token guard and with Kyriba errors."""
     return Router(
         path="/",
-        route_handlers=[list_bank_accounts, get_bank_account, list_obligations, get_obligation, create_obligation,
+        route_handlers=[*options_handlers(), list_bank_accounts, get_bank_account, list_obligations, get_obligation,
+                        create_obligation,
                         list_runs, get_run, create_run, release_run, list_confirmations, create_confirmation],
         guards=[require_token],
         exception_handlers=exception_handlers,

@@ -10,8 +10,9 @@ RSQL grammar supported (the subset Kyriba documents, plus ``,`` for *or* and par
     value      := unquoted text | 'single quoted' | "double quoted"
 
 ``==`` accepts ``*`` as a wildcard. Selectors are dotted paths into the documents
-(``company.code``) and must be declared per resource; anything else is a 400 naming the
-``filter`` target. Values compare as decimals when both sides are numbers, as text otherwise
+(``company.code``) and must be declared per resource; anything else is a 422 naming the
+``filter`` target (the parameter is well-formed text, only its RSQL is not: JSON Schema cannot
+say the grammar). Values compare as decimals when both sides are numbers, as text otherwise
 (ISO dates and times order correctly as text).
 """
 
@@ -45,7 +46,7 @@ def resolve(doc: Mapping[str, Any], selector: str) -> Any:
 
 
 def _invalid(message: str) -> KyribaError:
-    return KyribaError(400, "the filter is not valid RSQL", code="INVALID_FILTER", target="filter",
+    return KyribaError(422, "the filter is not valid RSQL", code="INVALID_FILTER", target="filter",
                        details=[ErrorDetail(code="INVALID_FILTER", message=message, target="filter")])
 
 
@@ -190,7 +191,7 @@ def sort_documents(docs: list[dict[str, Any]], sort: str | None, fields: Iterabl
     for key in reversed(keys):
         name = key.lstrip("-+")
         if name not in allowed:
-            raise KyribaError(400, f"cannot sort on {name!r}; use one of {', '.join(sorted(allowed))}",
+            raise KyribaError(422, f"cannot sort on {name!r}; use one of {', '.join(sorted(allowed))}",
                               code="INVALID_SORT", target="sort")
         docs = sorted(docs, key=_key_of(name), reverse=key.startswith("-"))
     return docs

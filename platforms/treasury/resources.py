@@ -21,6 +21,7 @@ __all__ = [
     "BankConfirmationCreate",
     "Beneficiary",
     "CodeRef",
+    "JsonNumber",
     "ObligationCreate",
     "PaymentRunCreate",
     "decode_body",
@@ -36,23 +37,26 @@ _AMOUNT_FIELDS = ("amount",)
 
 T = TypeVar("T")
 
+JsonNumber = Annotated[Decimal, msgspec.Meta(extra_json_schema={"extra": {"type": "number"}})]
+"""An amount as Kyriba sends it: a JSON number (read and written as a Decimal, never a binary float)."""
+
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
 
 
-class CodeRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class CodeRef(msgspec.Struct, frozen=True):
     """A reference to another object by code (Kyriba references objects by code or uuid)."""
 
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class AccountRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class AccountRef(msgspec.Struct, frozen=True, omit_defaults=True):
     """A bank account by code or uuid."""
 
     code: str | None = None
     uuid: str | None = None
 
 
-class Beneficiary(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class Beneficiary(msgspec.Struct, frozen=True, omit_defaults=True):
     """Who receives the payment."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=140)]
@@ -64,21 +68,21 @@ class Beneficiary(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     countryCode: Annotated[str, msgspec.Meta(min_length=2, max_length=2)] | None = None  # noqa: N815
 
 
-class ObligationCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class ObligationCreate(msgspec.Struct, frozen=True, omit_defaults=True):
     """``POST /payment-obligations``: a payment the company owes and wants the bank to make."""
 
     reference: Reference
     company: CodeRef
     bankAccount: AccountRef  # noqa: N815 - vendor field
     beneficiary: Beneficiary
-    amount: Decimal
+    amount: JsonNumber
     currency: CodeRef
     valueDate: dt.date  # noqa: N815 - vendor field
     description: Annotated[str, msgspec.Meta(max_length=140)] | None = None
     remittanceInformation: Annotated[str, msgspec.Meta(max_length=140)] | None = None  # noqa: N815
 
 
-class PaymentRunCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class PaymentRunCreate(msgspec.Struct, frozen=True, omit_defaults=True):
     """``POST /payment-runs``: bundle pending obligations for release to the bank."""
 
     obligations: Annotated[list[str], msgspec.Meta(min_length=1, max_length=500)]
@@ -86,7 +90,7 @@ class PaymentRunCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     executionDate: dt.date | None = None  # noqa: N815 - vendor field
 
 
-class BankConfirmationCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class BankConfirmationCreate(msgspec.Struct, frozen=True, omit_defaults=True):
     """``POST /bank-confirmations``: the bank's answer to a released run (what a bank file would say)."""
 
     paymentRun: str  # noqa: N815 - vendor field

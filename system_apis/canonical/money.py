@@ -27,6 +27,7 @@ __all__ = [
     "CurrencyMismatchError",
     "Money",
     "MoneyError",
+    "OptionalCurrencyCode",
     "minor_units",
 ]
 
@@ -60,6 +61,23 @@ CurrencyCode = Annotated[
     ),
 ]
 """An ISO 4217 alphabetic currency code such as ``EUR`` (one of :data:`CURRENCY_MINOR_UNITS`)."""
+
+OptionalCurrencyCode = (
+    Annotated[
+        str,
+        msgspec.Meta(
+            pattern="^[A-Z]{3}$",
+            extra_json_schema={
+                "description": "ISO 4217 alphabetic currency code, or null",
+                "examples": ["EUR"],
+                # Litestar renders ``X | None`` as one schema whose ``enum`` applies to null too.
+                "extra": {"enum": [*sorted(CURRENCY_MINOR_UNITS), None]},
+            },
+        ),
+    ]
+    | None
+)
+"""A :data:`CurrencyCode` or ``None``, documented so that ``null`` is valid."""
 
 AMOUNT_PATTERN: Final = r"^-?[0-9]{1,18}(\.[0-9]{1,4})?$"
 """What an amount looks like on the wire; the currency then limits the decimals further."""

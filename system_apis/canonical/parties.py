@@ -15,7 +15,7 @@ from system_apis.canonical.identifiers import (
     check_choice,
     require_aware,
 )
-from system_apis.canonical.money import CurrencyCode, minor_units
+from system_apis.canonical.money import CurrencyCode, OptionalCurrencyCode, minor_units
 
 __all__ = [
     "Employee",
@@ -61,7 +61,7 @@ class SupplierDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Accounts payments may go to."""
     payment_terms: str | None = None
     """Canonical payment terms code: ``NET<days>`` (``NET30``) or ``IMMEDIATE``."""
-    currency: CurrencyCode | None = None
+    currency: OptionalCurrencyCode = None
     """Default order/invoice currency."""
     email: str | None = None
     """Contact e-mail for remittance advice."""
@@ -99,7 +99,7 @@ class Supplier(msgspec.Struct, frozen=True, kw_only=True):
     """Canonical payment terms code: ``NET<days>`` (``NET30``) or ``IMMEDIATE``."""
     status: SupplierStatus = "active"
     """Lifecycle status."""
-    currency: CurrencyCode | None = None
+    currency: OptionalCurrencyCode = None
     """Default order/invoice currency."""
     email: str | None = None
     """Contact e-mail for remittance advice."""
@@ -141,7 +141,7 @@ class Employee(msgspec.Struct, frozen=True, kw_only=True):
     """HR personnel number, if different from ``id``."""
     cost_center: str | None = None
     """Default cost center for the person's expenses."""
-    currency: CurrencyCode | None = None
+    currency: OptionalCurrencyCode = None
     """Reimbursement currency."""
     country: CountryCode | None = None
     """Country of employment."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -203,7 +203,9 @@ class SupplierInvoiceLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     """Project to charge."""
     tax_code: str | None = None
     """Tax code applied to the line."""
-    quantity: Decimal | None = None
+    quantity: Annotated[
+        Decimal, msgspec.Meta(extra_json_schema={"extra": {"pattern": r"^[0-9]{1,12}(\.[0-9]{1,6})?$"}})
+    ] | None = None
     """Invoiced units, for PO-based lines."""
     purchase_order_line: int | None = None
     """Purchase order line invoiced, for PO-based lines."""

@@ -11,16 +11,16 @@ books twice), and is audited with before and after once the ERP confirmed it.
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import Problem, ProblemDocument
+from policies.problems import InvalidParam, Problem, exception_handlers, problem_response, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
     AccountingPeriod,
@@ -68,18 +68,26 @@ Services = NamedDependency[PolicyServices]
 AnyRequest = Request[Any, Any, Any]
 
 
-def _problem_spec(text: str) -> ResponseSpec:
-    return ResponseSpec(ProblemDocument, description=text, media_type="application/problem+json")
-
-
 PLATFORM_ERRORS = {
-    502: _problem_spec("The ERP answered something malformed, or refused Finrail's credentials."),
-    503: _problem_spec("The ERP is unavailable (maintenance, overload or circuit open); see Retry-After."),
-    504: _problem_spec("The ERP did not answer in time."),
+    502: problem_spec("The ERP answered something malformed, or refused Finrail's credentials."),
+    503: problem_spec("The ERP is unavailable (maintenance, overload or circuit open); see Retry-After."),
+    504: problem_spec("The ERP did not answer in time."),
+}
+
+LIST_ERRORS = {
+    **PLATFORM_ERRORS,
+    422: problem_spec("The cursor was not issued by this API (edited, truncated or built by hand)."),
 }
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="Opaque cursor from `next_cursor`.")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^[A-Za-z0-9_-]{1,480}\.[A-Za-z0-9_-]{16}$",
+        max_length=512,
+        description="Opaque cursor from `next_cursor`.",
+    ),
+]
 CompanyCodeQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9]{1,10}$", description="Company code.")]
 SupplierId = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9]{1,10}$", description="ERP supplier number.")]
 InvoiceId = Annotated[
@@ -124,12 +132,46 @@ def _cursor(cursor: str | None, type_: type[T]) -> T | None:
     try:
         return decode_cursor(cursor, type_)
     except ValueError as error:
-        raise Problem(400, f"query.cursor: {error}", kind="validation", title="Invalid request") from None
+        raise Problem(
+            422,
+            f"query.cursor: {error}",
+            kind="unprocessable",
+            title="Unprocessable request",
+            invalid_params=[InvalidParam(name="query.cursor", reason=str(error))],
+        ) from None
 
 
 def _offset(cursor: str | None) -> int:
     position = _cursor(cursor, _Offset)
     return position.offset if position else 0
+
+
+def _refused_rule(request: AnyRequest, exc: ValidationException) -> Response[bytes]:
+    """Answer a body that has the documented shape but breaks a finance rule with 422.
+
+    The canonical Structs check what JSON Schema cannot say (IBAN and VAT check digits,
+    decimals per currency, balanced journals) in ``__post_init__``; msgspec reports those
+    ``ValueError`` as validation errors like a wrong type. A wrong shape stays 400 (the
+    document says so); a well-formed body refused by a rule is unprocessable: 422.
+    """
+    decode_error = exc.__cause__
+    rule = decode_error.__cause__ if isinstance(decode_error, msgspec.ValidationError) else None
+    if not isinstance(rule, ValueError | TypeError) or isinstance(rule, msgspec.ValidationError):
+        return cast("Response[bytes]", exception_handlers[HTTPException](request, exc))
+    params = [
+        InvalidParam(name=_field(item), reason=str(item.get("message", rule)))
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ] or [InvalidParam(name="body", reason=str(rule))]
+    detail = "; ".join(f"{param.name}: {param.reason}" for param in params)
+    problem = Problem(422, detail, kind="unprocessable", title="Unprocessable request", invalid_params=params)
+    return problem_response(problem, request)
+
+
+def _field(item: dict[str, Any]) -> str:
+    source = str(getattr(item.get("source"), "value", item.get("source")) or "body")
+    key = item.get("key")
+    return source if not key or key == "data" else f"{source}.{key}"
 
 
 async def _erp(call: Awaitable[T]) -> T:
@@ -166,7 +208,7 @@ async def _audit(
 def routes(connector: ErpConnector) -> list[Router]:
     """The ERP system API as one router bound to ``connector``."""
 
-    @get("/suppliers", opt=governed("erp:suppliers:read", operation="list_suppliers"), responses=PLATFORM_ERRORS)
+    @get("/suppliers", opt=governed("erp:suppliers:read", operation="list_suppliers"), responses=LIST_ERRORS)
     async def list_suppliers(
         connector: Connector,
         limit: Limit = 50,
@@ -223,7 +265,7 @@ def routes(connector: ErpConnector) -> list[Router]:
         return supplier
 
     @get(
-        "/cost-centers", opt=governed("erp:master-data:read", operation="list_cost_centers"), responses=PLATFORM_ERRORS
+        "/cost-centers", opt=governed("erp:master-data:read", operation="list_cost_centers"), responses=LIST_ERRORS
     )
     async def list_cost_centers(
         connector: Connector,
@@ -239,7 +281,7 @@ def routes(connector: ErpConnector) -> list[Router]:
         )
         return Page(items=items, next_cursor=encode_cursor(_Offset(offset + limit)) if more else None)
 
-    @get("/gl-accounts", opt=governed("erp:master-data:read", operation="list_gl_accounts"), responses=PLATFORM_ERRORS)
+    @get("/gl-accounts", opt=governed("erp:master-data:read", operation="list_gl_accounts"), responses=LIST_ERRORS)
     async def list_gl_accounts(
         connector: Connector,
         blocked: Annotated[bool | None, QueryParameter(description="Only blocked (true) or open (false).")] = None,
@@ -400,7 +442,7 @@ def routes(connector: ErpConnector) -> list[Router]:
         await _audit(request, services, {"payment_id": payment.id}, None, payment, 201)
         return payment
 
-    @get("/payments", opt=governed("erp:payments:read", operation="list_payments"), responses=PLATFORM_ERRORS)
+    @get("/payments", opt=governed("erp:payments:read", operation="list_payments"), responses=LIST_ERRORS)
     async def list_payments(
         connector: Connector,
         company_code: CompanyCodeQuery = None,
@@ -439,5 +481,6 @@ def routes(connector: ErpConnector) -> list[Router]:
             path=PREFIX,
             route_handlers=handlers,
             dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+            exception_handlers={ValidationException: _refused_rule},
         )
     ]

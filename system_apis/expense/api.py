@@ -9,24 +9,23 @@ confirmed it.
 # No `from __future__ import annotations`: Litestar and msgspec must see the real types of
 # the handler signatures (they are resolved at app build time).
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import Problem, ProblemDocument
+from policies.problems import Problem, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import CardTransaction, Employee, ExpenseReport, Page
 from system_apis.canonical.expense import ExpenseReportStatus
 from system_apis.connectors.expense import ExpenseConnector
 from system_apis.connectors.kit import PlatformError
 
-__all__ = ["PREFIX", "SCOPES", "SUMMARY", "ReportStatusUpdate", "routes"]
+__all__ = ["PREFIX", "SCOPES", "SUMMARY", "MarkPaid", "MarkPosted", "ReportStatusUpdate", "routes"]
 
 PREFIX = "/system/expense/v1"
 SUMMARY = "Expense reports with their entries, employees and company card transactions (SAP Concur)."
@@ -50,46 +49,72 @@ EmployeeId = Annotated[
 ]
 StatusFilter = Annotated[ExpenseReportStatus | None, QueryParameter(description="Only reports in this status.")]
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+"""What an issued cursor looks like (base64url payload, a dot, base64url checksum)."""
 Cursor = Annotated[
-    str | None, QueryParameter(description="`next_cursor` of the previous page.", min_length=1, max_length=4096)
+    str | None,
+    QueryParameter(description="`next_cursor` of the previous page, as given.", min_length=3, max_length=4096,
+                   pattern=CURSOR_PATTERN),
 ]
 
 
-def _problem(status: int, description: str) -> ResponseSpec:
-    return ResponseSpec(ProblemDocument, description=description, media_type="application/problem+json")
-
-
 PLATFORM_ERRORS = {
-    502: _problem(502, "The expense platform answered something out of its contract, or refused our credentials."),
-    503: _problem(503, "The expense platform is unavailable (maintenance, overload, circuit open)."),
-    504: _problem(504, "The expense platform did not answer in time."),
+    502: problem_spec("The expense platform answered something out of its contract, or refused our credentials."),
+    503: problem_spec("The expense platform is unavailable (maintenance, overload, circuit open)."),
+    504: problem_spec("The expense platform did not answer in time."),
+}
+LIST_ERRORS = {
+    **PLATFORM_ERRORS,
+    422: problem_spec("The cursor has the shape of a cursor but was not issued by this API (edited or forged)."),
 }
 
 
-class ReportStatusUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A status change of an approved expense report."""
+ErpDocument = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9/_-]+$")]
 
-    status: Literal["posted", "paid"]
-    """``posted``: the report was posted to the ERP; ``paid``: the employee was reimbursed."""
-    erp_document: Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9/_-]+$")] | None = None
-    """Document number of the ERP posting; required with ``posted``."""
+
+class MarkPosted(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="posted", tag_field="status"):
+    """The approved report was posted to the ERP as document ``erp_document``."""
+
+    erp_document: ErpDocument
+    """Document number of the ERP posting."""
+
+
+class MarkPaid(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="paid", tag_field="status"):
+    """The employee was reimbursed for the posted report."""
+
+
+ReportStatusUpdate = MarkPosted | MarkPaid
+"""A status change of an approved expense report, told apart by ``status``."""
 
 
 def _bad_cursor() -> Problem:
-    return Problem(400, "query.cursor: not a cursor issued by this API", kind="validation", title="Invalid request")
+    # 422, not 400: the cursor matches the documented pattern; only its checksum or payload is wrong.
+    return Problem(422, "query.cursor: not a cursor issued by this API", kind="foreign-cursor",
+                   title="Unprocessable Content")
 
 
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+def _instant(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 time from a query parameter; a number, a bare date or a time without zone is refused.
+
+    The parameter is taken as a string because Litestar would also read a number as a Unix
+    time, which the document (``format: date-time``) does not allow.
+    """
+    if value is None:
+        return None
+    try:
+        moment: datetime | None = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value.upper():
         raise Problem(400, f"query.{name}: give an RFC 3339 time with a zone, e.g. 2026-01-01T00:00:00Z",
                       kind="validation", title="Invalid request")
-    return value
+    return moment.astimezone(UTC)
 
 
 def routes(connector: ExpenseConnector) -> list[Router]:
     """The API's one router, with ``connector`` injected into its handlers."""
 
-    @get("/reports", opt=governed("expense:reports:read", operation="list_expense_reports"), responses=PLATFORM_ERRORS)
+    @get("/reports", opt=governed("expense:reports:read", operation="list_expense_reports"), responses=LIST_ERRORS)
     async def list_reports(
         connector: Connector,
         status: StatusFilter = None,
@@ -97,7 +122,9 @@ def routes(connector: ExpenseConnector) -> list[Router]:
             str | None, QueryParameter(description="Only reports of this employee.", min_length=1, max_length=128)
         ] = None,
         approved_since: Annotated[
-            datetime | None, QueryParameter(description="Only reports finally approved at or after this time.")
+            str | None,
+            QueryParameter(description="Only reports finally approved at or after this time (RFC 3339, with a zone).",
+                           max_length=64, schema_extra={"format": "date-time"}),
         ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -105,7 +132,7 @@ def routes(connector: ExpenseConnector) -> list[Router]:
         """Expense reports (headers, without entries), filtered, one page at a time."""
         try:
             return await connector.list_reports(
-                status=status, employee_id=employee_id, approved_since=_aware("approved_since", approved_since),
+                status=status, employee_id=employee_id, approved_since=_instant("approved_since", approved_since),
                 limit=limit, cursor=cursor,
             )
         except PlatformError as exc:
@@ -144,14 +171,14 @@ def routes(connector: ExpenseConnector) -> list[Router]:
         before it is posted and posted before it is paid (409 otherwise); a report posted
         under one document cannot be posted again under another (409).
         """
-        if data.status == "posted" and data.erp_document is None:
-            raise Problem(422, "body.erp_document: required when the status is posted", kind="validation",
-                          title="Invalid request")
         call = current_call(request.scope)
         call.resource_ids["report_id"] = report_id
         try:
             before = await connector.get_report(report_id, entries=False)
-            after = await connector.set_status(report_id, data.status, erp_document=data.erp_document)
+            if isinstance(data, MarkPosted):
+                after = await connector.set_status(report_id, "posted", erp_document=data.erp_document)
+            else:
+                after = await connector.set_status(report_id, "paid")
         except PlatformError as exc:
             raise exc.problem() from exc
         async with services.engine.begin() as conn:
@@ -162,7 +189,7 @@ def routes(connector: ExpenseConnector) -> list[Router]:
             )
         return after
 
-    @get("/employees", opt=governed("expense:employees:read", operation="list_employees"), responses=PLATFORM_ERRORS)
+    @get("/employees", opt=governed("expense:employees:read", operation="list_employees"), responses=LIST_ERRORS)
     async def list_employees(
         connector: Connector,
         company_code: Annotated[
@@ -195,7 +222,7 @@ def routes(connector: ExpenseConnector) -> list[Router]:
     @get(
         "/card-transactions",
         opt=governed("expense:cards:read", operation="list_card_transactions"),
-        responses=PLATFORM_ERRORS,
+        responses=LIST_ERRORS,
     )
     async def list_card_transactions(
         connector: Connector,

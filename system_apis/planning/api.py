@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import ProblemDocument
+from policies.problems import InvalidParam, Problem, exception_handlers, problem_response, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import Budget, BudgetConsumption, BudgetLine, CompanyCode, Instant, Money, Page
 from system_apis.connectors.kit import PlatformError, external_reference
@@ -41,12 +41,23 @@ Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, QueryParameter(max_length=1024, description="next_cursor of the previous page.")]
 
 PLATFORM_ERRORS = {
-    status: ResponseSpec(ProblemDocument, description=text, media_type="application/problem+json")
+    status: problem_spec(text)
     for status, text in (
         (502, "The planning platform answered something malformed, or refused our credentials."),
         (503, "The planning platform is unavailable (maintenance, throttling, circuit open)."),
         (504, "The planning platform did not answer in time."),
     )
+}
+
+
+LIST_ERRORS = {
+    **PLATFORM_ERRORS,
+    422: problem_spec("The cursor is not a next_cursor this API issued for this list (edited, or other filters)."),
+}
+LINE_LIST_ERRORS = {
+    **PLATFORM_ERRORS,
+    422: problem_spec("The cursor is not a next_cursor this API issued for this list (edited, or other filters),"
+                      " or period is given without fiscal_year."),
 }
 
 
@@ -63,10 +74,30 @@ class ConsumptionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     """When it happened; now when left out."""
 
 
+def _refused_rule(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    """Answer a body of the documented shape that breaks a finance rule with 422, not 400.
+
+    Canonical Structs check in ``__post_init__`` what JSON Schema cannot say (IBAN check
+    digits, decimals per currency, positive amounts); msgspec reports those ``ValueError`` errors
+    like a wrong type. A wrong shape stays a 400 (the document says what is allowed); a
+    well-formed body that a rule refuses is unprocessable.
+    """
+    decode_error = exc.__cause__
+    rule = decode_error.__cause__ if isinstance(decode_error, msgspec.ValidationError) else None
+    if not isinstance(rule, ValueError):
+        response: Response[bytes] = exception_handlers[HTTPException](request, exc)
+        return response
+    where = str(decode_error).rpartition(" - at `$")[2].rstrip("`") if " - at `$" in str(decode_error) else ""
+    name = f"body{where}"
+    problem = Problem(422, f"{name}: {rule}", kind="unprocessable", title="Unprocessable request",
+                      invalid_params=[InvalidParam(name=name, reason=str(rule))])
+    return problem_response(problem, request)
+
+
 def routes(connector: PlanningConnector) -> list[Router]:
     """The API's handlers in one router, with ``connector`` as their dependency."""
 
-    @get("/budget-lines", responses=PLATFORM_ERRORS,
+    @get("/budget-lines", responses=LINE_LIST_ERRORS,
          opt=governed("planning:budgets:read", operation="list_budget_lines"))
     async def list_lines(
         connector: Connector,
@@ -133,7 +164,7 @@ def routes(connector: PlanningConnector) -> list[Router]:
             )
         return booked
 
-    @get("/budget-lines/{line_id:str}/consumption", responses=PLATFORM_ERRORS,
+    @get("/budget-lines/{line_id:str}/consumption", responses=LIST_ERRORS,
          opt=governed("planning:consumption:read", operation="list_budget_consumption"))
     async def list_consumption(request: Request[Any, Any, Any], connector: Connector, line_id: Id,
                                limit: Limit = 50, cursor: Cursor = None) -> Page[BudgetConsumptionRecord]:
@@ -148,4 +179,5 @@ def routes(connector: PlanningConnector) -> list[Router]:
         path=PREFIX,
         route_handlers=[list_lines, get_line, get_budget, record, list_consumption],
         dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+        exception_handlers={ValidationException: _refused_rule},
     )]

@@ -12,16 +12,16 @@ audited with before and after in the same transaction as its audit record.
 # Litestar must see their real parameter types, not strings.
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 import msgspec
-from litestar import Request, Router, get, post, put
+from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import Call, current_call, governed
-from policies.problems import Problem, ProblemDocument
+from policies.problems import InvalidParam, Problem, exception_handlers, problem_response, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
     BudgetLine,
@@ -59,19 +59,39 @@ SCOPES = {
 T = TypeVar("T")
 
 
-def _problem(status: int, description: str) -> ResponseSpec:
-    return ResponseSpec(ProblemDocument, description=description, media_type="application/problem+json")
-
-
 PLATFORM_ERRORS = {
-    502: _problem(502, "The procurement platform answered something malformed, or refused Finrail's credentials."),
-    503: _problem(503, "The procurement platform is unavailable (maintenance, throttling or circuit open)."),
-    504: _problem(504, "The procurement platform did not answer in time."),
+    502: problem_spec("The procurement platform answered something malformed, or refused Finrail's credentials."),
+    503: problem_spec("The procurement platform is unavailable (maintenance, throttling or circuit open)."),
+    504: problem_spec("The procurement platform did not answer in time."),
+}
+LIST_ERRORS = {
+    **PLATFORM_ERRORS,
+    422: problem_spec("The cursor has the shape of a cursor but was not issued by this API (edited or forged)."),
+}
+ACTION_ERRORS = {
+    **PLATFORM_ERRORS,
+    409: problem_spec("The object's status does not allow this action (the detail names the allowed ones)."),
+}
+CREATE_ERRORS = {
+    **PLATFORM_ERRORS,
+    409: problem_spec("A referenced object is in a status that does not allow this (e.g. an unapproved supplier)."),
+    422: problem_spec("The platform refused the content (e.g. more received than ordered, a total out of range)."),
 }
 
+ID_PATTERN = r"^[1-9][0-9]{0,8}$"
+"""What a procurement id looks like: a positive Coupa id (Coupa ids are 32-bit integers)."""
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+"""What an issued cursor looks like (base64url payload, a dot, base64url checksum)."""
+
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="Opaque cursor from `next_cursor`.")]
-ObjectId = Annotated[str, PathParameter(min_length=1, max_length=20, pattern=r"^[0-9]+$", description="Id.")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(min_length=3, max_length=512, pattern=CURSOR_PATTERN,
+                   description="`next_cursor` of the previous page, as given."),
+]
+ObjectId = Annotated[
+    str, PathParameter(min_length=1, max_length=64, description="Id, as given by this API (an unknown one is 404).")
+]
 Connector = NamedDependency[ProcurementConnector]
 Services = NamedDependency[PolicyServices]
 
@@ -93,10 +113,45 @@ def _offset(cursor: str | None) -> int:
     try:
         position = decode_cursor(cursor, _Position)
     except ValueError as exc:
-        raise Problem(400, f"query.cursor: {exc}", kind="validation", title="Invalid request") from None
+        raise _bad_cursor(str(exc)) from None
     if position.offset < 0:
-        raise Problem(400, "query.cursor: invalid cursor", kind="validation", title="Invalid request")
+        raise _bad_cursor("invalid cursor")
     return position.offset
+
+
+def _bad_cursor(reason: str) -> Problem:
+    """A cursor of the right shape that this API did not issue: well-formed, yet meaningless (422)."""
+    return Problem(422, f"query.cursor: {reason}; pass `next_cursor` of the previous page as given",
+                   kind="unprocessable", title="Unprocessable request",
+                   invalid_params=[InvalidParam(name="query.cursor", reason=reason)])
+
+
+def _refused_rule(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    """Answer a body of the documented shape that breaks a rule the schema cannot state with 422.
+
+    The drafts and :class:`~system_apis.canonical.Money` check in ``__post_init__`` what JSON
+    Schema cannot say (decimals per currency, one currency per document, totals in range);
+    msgspec reports those a ``ValueError`` like a wrong type. A wrong shape stays 400, as the
+    document says; a well-formed body refused by a rule is unprocessable: 422.
+    """
+    decode_error = exc.__cause__
+    rule = decode_error.__cause__ if isinstance(decode_error, msgspec.ValidationError) else None
+    if not isinstance(rule, ValueError | TypeError) or isinstance(rule, msgspec.ValidationError):
+        return cast("Response[bytes]", exception_handlers[HTTPException](request, exc))
+    params = [
+        InvalidParam(name=_field(item), reason=str(item.get("message", rule)))
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ] or [InvalidParam(name="body", reason=str(rule))]
+    detail = "; ".join(f"{param.name}: {param.reason}" for param in params)
+    problem = Problem(422, detail, kind="unprocessable", title="Unprocessable request", invalid_params=params)
+    return problem_response(problem, request)
+
+
+def _field(item: dict[str, Any]) -> str:
+    source = str(getattr(item.get("source"), "value", item.get("source")) or "body")
+    key = item.get("key")
+    return source if not key or key == "data" else f"{source}.{key}"
 
 
 def _page(items: list[T], more: bool, offset: int) -> Page[T]:
@@ -133,7 +188,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     # --- suppliers ------------------------------------------------------------------------
 
     @get("/suppliers", opt=governed("procurement:suppliers:read", operation="list_suppliers"),
-         responses=PLATFORM_ERRORS)
+         responses=LIST_ERRORS)
     async def list_suppliers(
         connector: Connector,
         status: Annotated[SupplierStatus | None, QueryParameter(description="Canonical status.")] = None,
@@ -171,7 +226,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     # --- requisitions ---------------------------------------------------------------------
 
     @get("/requisitions", opt=governed("procurement:requisitions:read", operation="list_requisitions"),
-         responses=PLATFORM_ERRORS)
+         responses=LIST_ERRORS)
     async def list_requisitions(
         connector: Connector,
         status: Annotated[Literal["draft", "pending_approval", "approved", "ordered"] | None,
@@ -192,7 +247,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
 
     @post("/requisitions", status_code=201,
           opt=governed("procurement:requisitions:write", effect=True, operation="create_requisition"),
-          responses=PLATFORM_ERRORS)
+          responses=CREATE_ERRORS)
     async def create_requisition(
         request: Request[Any, Any, Any], connector: Connector, services: Services, data: JSONBody[RequisitionDraft]
     ) -> Requisition:
@@ -204,7 +259,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
 
     @post("/requisitions/{requisition_id:str}/submit", status_code=200,
           opt=governed("procurement:requisitions:write", operation="submit_requisition"),
-          responses=PLATFORM_ERRORS)
+          responses=ACTION_ERRORS)
     async def submit_requisition(
         request: Request[Any, Any, Any], connector: Connector, services: Services, requisition_id: ObjectId
     ) -> Requisition:
@@ -217,11 +272,11 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     # --- purchase orders ------------------------------------------------------------------
 
     @get("/purchase-orders", opt=governed("procurement:purchase_orders:read", operation="list_purchase_orders"),
-         responses=PLATFORM_ERRORS)
+         responses=LIST_ERRORS)
     async def list_purchase_orders(
         connector: Connector,
         status: Annotated[Literal["draft", "issued", "closed", "cancelled"] | None, QueryParameter()] = None,
-        supplier_id: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,10}$")] = None,
+        supplier_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=9)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[PurchaseOrder]:
@@ -239,7 +294,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
 
     @post("/purchase-orders", status_code=201,
           opt=governed("procurement:purchase_orders:write", effect=True, operation="create_purchase_order"),
-          responses=PLATFORM_ERRORS)
+          responses=CREATE_ERRORS)
     async def create_purchase_order(
         request: Request[Any, Any, Any], connector: Connector, services: Services,
         data: JSONBody[PurchaseOrderDraft],
@@ -253,7 +308,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     def order_action(action: Literal["issue", "close", "cancel"], summary: str) -> Any:
         @post(f"/purchase-orders/{{order_id:str}}/{action}", status_code=200,
               opt=governed("procurement:purchase_orders:write", operation=f"{action}_purchase_order"),
-              responses=PLATFORM_ERRORS, summary=summary, description=summary,
+              responses=ACTION_ERRORS, summary=summary, description=summary,
               operation_id=f"{action}PurchaseOrder", name=f"{action}_purchase_order")
         async def handler(
             request: Request[Any, Any, Any], connector: Connector, services: Services, order_id: ObjectId
@@ -274,7 +329,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
 
     @post("/receipts", status_code=201,
           opt=governed("procurement:receipts:write", effect=True, operation="create_receipt"),
-          responses=PLATFORM_ERRORS)
+          responses=CREATE_ERRORS)
     async def create_receipt(
         request: Request[Any, Any, Any], connector: Connector, services: Services, data: JSONBody[GoodsReceiptDraft]
     ) -> GoodsReceipt:
@@ -286,10 +341,10 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         return created
 
     @get("/receipts", opt=governed("procurement:receipts:read", operation="list_receipts"),
-         responses=PLATFORM_ERRORS)
+         responses=LIST_ERRORS)
     async def list_receipts(
         connector: Connector,
-        purchase_order_id: Annotated[str, QueryParameter(pattern=r"^[0-9]{1,10}$", description="Order id.")],
+        purchase_order_id: Annotated[str, QueryParameter(pattern=ID_PATTERN, max_length=9, description="Order id.")],
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[GoodsReceipt]:
@@ -302,11 +357,11 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     # --- invoices and budgets -------------------------------------------------------------
 
     @get("/invoices", opt=governed("procurement:invoices:read", operation="list_invoices"),
-         responses=PLATFORM_ERRORS)
+         responses=LIST_ERRORS)
     async def list_invoices(
         connector: Connector,
         status: Annotated[Literal["draft", "received", "approved", "cancelled"] | None, QueryParameter()] = None,
-        supplier_id: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,10}$")] = None,
+        supplier_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=9)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[SupplierInvoice]:
@@ -323,7 +378,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         return await _platform(connector.get_invoice(invoice_id))
 
     @get("/budget-lines", opt=governed("procurement:budgets:read", operation="list_budget_lines"),
-         responses=PLATFORM_ERRORS)
+         responses=LIST_ERRORS)
     async def list_budget_lines(
         connector: Connector,
         company_code: Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9]{4}$")] = None,
@@ -346,4 +401,5 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         path=PREFIX,
         route_handlers=handlers,
         dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+        exception_handlers={ValidationException: _refused_rule},
     )]

@@ -21,10 +21,8 @@ from tests.support import BIN, finrail, running_server, server_env
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
-# The APIs held to zero schemathesis failures. The system tier (issue 3) is not there yet: its
-# documents do not yet express every rule the servers enforce (money decimals per currency,
-# IBAN check digits, balanced journals) nor every state conflict they answer; until they do,
-# it stays out of this list, and issue 3 stays open.
+# The gateway tier here; each system API (and sandbox) has its own contract test beside this
+# file (tests/contract/test_<platform>_contract.py), run against one real server each.
 CONTRACT_APIS = [api.name for api in default_catalog() if api.tier == "gateway"]
 
 

@@ -81,6 +81,11 @@ async def test_every_call_needs_a_valid_bearer_token(sandbox: tuple[httpx.AsyncC
                                                       "client_secret": "guess"})
     assert wrong.status_code == 401
     assert wrong.json()["error"] == "invalid_client"
+    foreign = await http.post("/oauth2/v0/token", data={"grant_type": "client_credentials", "client_id": "fïnrail",
+                                                        "client_secret": "sändbox"})
+    assert (foreign.status_code, foreign.json()["error"]) == (401, "invalid_client")  # not a 500
+    latin = await http.get(REPORTS, headers={"Authorization": "Bearer a.\xff\xe9".encode("latin-1")})
+    assert latin.status_code == 401
     assert (await http.get(REPORTS, headers=auth)).status_code == 200
 
 
@@ -197,3 +202,36 @@ async def test_state_and_tokens_survive_a_restart(tmp_path: Path) -> None:
             count += len(page["Items"])
             url = page.get("NextPage")
         assert count == 400  # not seeded a second time
+
+
+async def test_the_document_tells_what_the_sandbox_answers(sandbox: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+    http, auth = sandbox
+    document = (await http.get("/schema/openapi.json")).json()
+    schemas, paths = document["components"]["schemas"], document["paths"]
+    assert schemas["ReportGet"]["properties"]["Total"]["type"] == "number"  # sent as a JSON number
+    listing = paths[REPORTS]["get"]["responses"]
+    assert listing["200"]["content"]["application/json"]["schema"]["$ref"].endswith("ReportGet_")
+    assert {"400", "401"} <= set(listing)
+    assert schemas["ReportStatusPatch"]["additionalProperties"] is False
+
+    # what the document refuses, the sandbox refuses, in Concur's error format
+    for params in ({"offset": "x1"}, {"submitDateAfter": "2025-01-01T00:00:00"}, {"submitDateAfter": "0.5"}):
+        refused = await http.get(REPORTS, params=params, headers=auth)
+        assert refused.status_code == 400, params
+        assert set(refused.json()) == {"Message", "Server-Time", "Id"}
+    since_day = await http.get(REPORTS, params={"submitDateAfter": "2025-06-01"}, headers=auth)
+    since_time = await http.get(REPORTS, params={"submitDateAfter": "2025-06-01T00:00:00Z"}, headers=auth)
+    assert since_day.json()["Items"] == since_time.json()["Items"]  # a bare date is midnight UTC
+    assert all(r["SubmitDate"] >= "2025-06-01" for r in since_day.json()["Items"])
+    report = await first(http, auth, approvalStatusCode="A_APPR", paymentStatusCode="P_NOTP")
+    typo = await http.patch(f"/expensereports/v4/reports/{report['ID']}",
+                            json={"paymentStatus": "P_PROC", "externalDocumentID": "5100000002"}, headers=auth)
+    assert typo.status_code == 400  # an unknown field is refused, not silently dropped
+    assert (await http.get(f"{REPORTS}/{report['ID']}", headers=auth)).json()["PaymentStatusCode"] == "P_NOTP"
+
+    # the token endpoint answers in OAuth2's format, whatever is wrong
+    no_grant = await http.post("/oauth2/v0/token", data={"client_id": "finrail"})
+    assert (no_grant.status_code, no_grant.json()["error"]) == (400, "invalid_request")
+    other_grant = await http.post("/oauth2/v0/token", data={"grant_type": "password"},
+                                  auth=("finrail", "sandbox-secret"))
+    assert (other_grant.status_code, other_grant.json()["error"]) == (400, "unsupported_grant_type")

@@ -66,8 +66,11 @@ async def test_suppliers_page_filter_and_erp_number_is_audited(env: Env) -> None
     assert [s["id"] for s in second.json()["items"]] == ["3", "4"]
     tampered = await client.get(f"{PREFIX}/suppliers", params={"cursor": page["next_cursor"] + "x"},
                                 headers=operator.headers)
-    assert tampered.status_code == 400
+    assert tampered.status_code == 422  # the shape of a cursor, but not one this API issued
     assert tampered.headers["content-type"] == "application/problem+json"
+    assert tampered.json()["invalid_params"][0]["name"] == "query.cursor"
+    garbled = await client.get(f"{PREFIX}/suppliers", params={"cursor": "not a cursor"}, headers=operator.headers)
+    assert garbled.status_code == 400  # not even the documented shape
 
     waiting = await client.get(f"{PREFIX}/suppliers", params={"status": "active", "in_erp": "false", "limit": 200},
                                headers=operator.headers)

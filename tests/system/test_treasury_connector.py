@@ -102,7 +102,7 @@ async def test_accounts_page_through_with_cursor(sandbox: Litestar) -> None:
     assert len(ids) == len(set(ids)) == 9  # 2 per entity (US01, DE01, GB01, JP01) + 1 closed
     with pytest.raises(Problem) as refused:
         await connector.list_accounts(company_code="US01", cursor=(await connector.list_accounts(limit=1)).next_cursor)
-    assert refused.value.status == 400
+    assert refused.value.status == 422
     us = (await connector.list_accounts(company_code="US01")).items
     assert {a.bank_account.bank_code for a in us} <= {"021000021", "026009593"}
     assert us[0].currency == "USD"

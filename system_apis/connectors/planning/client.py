@@ -58,8 +58,9 @@ class PlanningConnector:
                          limit: int = 50) -> Page[BudgetLine]:
         """Budget lines, filtered by entity, cost center, fiscal year and period (period needs the year)."""
         if period is not None and fiscal_year is None:
-            raise Problem(400, "query.period: give fiscal_year together with period", kind="validation",
-                          title="Invalid request")
+            # Each parameter alone is well-formed; only their combination is meaningless (422).
+            raise Problem(422, "query.period: give fiscal_year together with period", kind="unprocessable",
+                          title="Unprocessable request")
         filters: dict[str, Any] = {k: v for k, v in {
             "entity": company_code, "costCenter": cost_center,
             "fiscalYear": fiscal_year if period is None else None,
@@ -142,15 +143,24 @@ def _segment(value: str) -> str:
     return value
 
 
+def _bad_cursor(reason: str) -> Problem:
+    """A cursor this API did not issue for this list: well-formed text, meaningless position (422).
+
+    Its shape (any opaque text) is all the document can say; that the checksum holds and the
+    filters match can only be checked here, so the refusal is "unprocessable", not "malformed".
+    """
+    return Problem(422, f"query.cursor: {reason}; use `next_cursor` of the previous page as given",
+                   kind="invalid-cursor", title="Invalid cursor")
+
+
 def _offset(cursor: str | None, filters: dict[str, Any]) -> int:
     if cursor is None:
         return 0
     try:
         position = decode_cursor(cursor)
     except ValueError as exc:
-        raise Problem(400, f"query.cursor: {exc}", kind="validation", title="Invalid request") from exc
+        raise _bad_cursor(str(exc)) from exc
     if not isinstance(position, dict) or position.get("f") != filters or not isinstance(position.get("o"), int):
-        raise Problem(400, "query.cursor: the cursor belongs to a list with other filters; start again without it",
-                      kind="validation", title="Invalid request")
+        raise _bad_cursor("the cursor belongs to a list with other filters; start again without it")
     offset: int = position["o"]
     return offset

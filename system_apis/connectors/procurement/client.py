@@ -11,6 +11,7 @@ by it before it is sent again, so it never happens twice.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -36,7 +37,7 @@ from system_apis.connectors.kit import (
 from system_apis.connectors.procurement import mapping, wire
 from system_apis.connectors.procurement.drafts import GoodsReceiptDraft, PurchaseOrderDraft, RequisitionDraft
 
-__all__ = ["COUPA_PAGE", "DEFAULT_SCOPES", "PLATFORM", "ProcurementConnector"]
+__all__ = ["COUPA_ID", "COUPA_PAGE", "DEFAULT_SCOPES", "PLATFORM", "ProcurementConnector"]
 
 PLATFORM = "procurement"
 COUPA_PAGE = 50
@@ -45,6 +46,8 @@ DEFAULT_SCOPES = (
     "core.supplier.read", "core.supplier.write", "core.requisition.read", "core.requisition.write",
     "core.purchase_order.read", "core.purchase_order.write", "core.invoice.read", "core.budget.read",
 )
+COUPA_ID = re.compile(r"[1-9][0-9]{0,8}")
+"""A Coupa id as text: a positive 32-bit integer, without leading zeros (so ids compare as text)."""
 TOKEN_PATH = "/oauth2/access_tokens"  # noqa: S105 - a path, not a secret
 
 W = TypeVar("W")
@@ -71,7 +74,7 @@ def _rejected(exc: PlatformRejected, status: int | None = None) -> PlatformRejec
 
 def _coupa_id(value: str, what: str) -> int:
     """A canonical id as a Coupa id; anything else names nothing (404)."""
-    if not value.isdigit() or len(value) > 10:
+    if not COUPA_ID.fullmatch(value):
         raise PlatformRejected(404, f"{what} {value} not found", platform=PLATFORM)
     return int(value)
 

@@ -11,7 +11,7 @@ and described in ``issues``. Anything else that cannot be mapped raises :class:`
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from system_apis.canonical import (
     BankAccount,
@@ -180,13 +180,22 @@ def _money(amount: Decimal, currency: str, what: str) -> Money:
         raise MappingError(f"{what}: {exc}") from exc
 
 
-def _line_amount(quantity: Decimal, price: Decimal, currency: str, what: str) -> Money:
-    """A line total in the currency's minor units (Coupa may carry more decimals)."""
+def _rounded(amount: Decimal, currency: str, what: str) -> Money:
+    """A computed amount (a total) in the currency's minor units: Coupa may carry more decimals."""
     try:
         quantum = Money(Decimal(0), currency).amount
     except MoneyError as exc:
         raise MappingError(f"{what}: {exc}") from exc
-    return _money((quantity * price).quantize(quantum), currency, what)
+    try:
+        rounded = amount.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # not finite, or far too large to round
+        raise MappingError(f"{what}: amount {amount} is out of range") from None
+    return _money(rounded, currency, what)
+
+
+def _line_amount(quantity: Decimal, price: Decimal, currency: str, what: str) -> Money:
+    """A line total in the currency's minor units (Coupa may carry more decimals)."""
+    return _rounded(quantity * price, currency, what)
 
 
 def _company(custom: dict[str, str | None], accounts: list[wire.Account | None], what: str) -> str:
@@ -244,7 +253,7 @@ def requisition_from_wire(requisition: wire.Requisition) -> Requisition:
             company_code=_company(requisition.custom_fields, [x.account for x in requisition.requisition_lines],
                                   what),
             status=requisition.status,  # type: ignore[arg-type]  # checked by Requisition itself
-            total=_money(requisition.total, currency, what), lines=lines, title=requisition.justification,
+            total=_rounded(requisition.total, currency, what), lines=lines, title=requisition.justification,
             submitted_at=requisition.submitted_at,
         )
 
@@ -288,7 +297,7 @@ def purchase_order_from_wire(order: wire.PurchaseOrder) -> PurchaseOrder:
             company_code=_company(order.custom_fields, [x.account for x in order.order_lines], what),
             status=order.status,  # type: ignore[arg-type]  # checked by PurchaseOrder itself
             order_date=(order.issued_at or order.created_at).date(),
-            total=_money(order.total, order.currency.code, what), lines=lines,
+            total=_rounded(order.total, order.currency.code, what), lines=lines,
             requisition_id=str(order.requisition_header.id) if order.requisition_header else None,
         )
 
@@ -349,7 +358,7 @@ def invoice_from_wire(invoice: wire.Invoice) -> SupplierInvoice:
             id=str(invoice.id),
             company_code=_company(invoice.custom_fields, [x.account for x in invoice.invoice_lines], what),
             supplier_id=str(invoice.supplier.id), invoice_number=invoice.invoice_number,
-            invoice_date=invoice.invoice_date, gross_amount=_money(invoice.total, currency, what),
+            invoice_date=invoice.invoice_date, gross_amount=_rounded(invoice.total, currency, what),
             tax_amount=_money(Decimal(0), currency, what),
             status=status,  # type: ignore[arg-type]  # values of INVOICE_STATUS
             lines=lines, purchase_order_id=str(order_ids.pop()) if len(order_ids) == 1 else None,

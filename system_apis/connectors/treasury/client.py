@@ -243,15 +243,24 @@ def _segment(value: str) -> str:
     return value
 
 
+def _bad_cursor(reason: str) -> Problem:
+    """A cursor this API did not issue for this list: well-formed text, meaningless position (422).
+
+    Its shape (any opaque text) is all the document can say; that the checksum holds and the
+    filters match can only be checked here, so the refusal is "unprocessable", not "malformed".
+    """
+    return Problem(422, f"query.cursor: {reason}; use `next_cursor` of the previous page as given",
+                   kind="invalid-cursor", title="Invalid cursor")
+
+
 def _offset(cursor: str | None, filters: dict[str, str]) -> int:
     if cursor is None:
         return 0
     try:
         position = decode_cursor(cursor)
     except ValueError as exc:
-        raise Problem(400, f"query.cursor: {exc}", kind="validation", title="Invalid request") from exc
+        raise _bad_cursor(str(exc)) from exc
     if not isinstance(position, dict) or position.get("f") != filters or not isinstance(position.get("o"), int):
-        raise Problem(400, "query.cursor: the cursor belongs to a list with other filters; start again without it",
-                      kind="validation", title="Invalid request")
+        raise _bad_cursor("the cursor belongs to a list with other filters; start again without it")
     offset: int = position["o"]
     return offset
