@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def sandbox() -> Iterator[str]:
                 httpx.get(f"{base}/schema/openapi.json", timeout=1).raise_for_status()
                 break
             except httpx.HTTPError:
-                import time; time.sleep(0.1)
+                time.sleep(0.1)
         yield base
     finally:
         process.terminate()
