@@ -11,16 +11,15 @@ books twice), and is audited with before and after once the ERP confirmed it.
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import InvalidParam, Problem, exception_handlers, problem_response, problem_spec
+from policies.problems import InvalidParam, Problem, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
     AccountingPeriod,
@@ -144,34 +143,6 @@ def _cursor(cursor: str | None, type_: type[T]) -> T | None:
 def _offset(cursor: str | None) -> int:
     position = _cursor(cursor, _Offset)
     return position.offset if position else 0
-
-
-def _refused_rule(request: AnyRequest, exc: ValidationException) -> Response[bytes]:
-    """Answer a body that has the documented shape but breaks a finance rule with 422.
-
-    The canonical Structs check what JSON Schema cannot say (IBAN and VAT check digits,
-    decimals per currency, balanced journals) in ``__post_init__``; msgspec reports those
-    ``ValueError`` as validation errors like a wrong type. A wrong shape stays 400 (the
-    document says so); a well-formed body refused by a rule is unprocessable: 422.
-    """
-    decode_error = exc.__cause__
-    rule = decode_error.__cause__ if isinstance(decode_error, msgspec.ValidationError) else None
-    if not isinstance(rule, ValueError | TypeError) or isinstance(rule, msgspec.ValidationError):
-        return cast("Response[bytes]", exception_handlers[HTTPException](request, exc))
-    params = [
-        InvalidParam(name=_field(item), reason=str(item.get("message", rule)))
-        for item in (exc.extra if isinstance(exc.extra, list) else [])
-        if isinstance(item, dict)
-    ] or [InvalidParam(name="body", reason=str(rule))]
-    detail = "; ".join(f"{param.name}: {param.reason}" for param in params)
-    problem = Problem(422, detail, kind="unprocessable", title="Unprocessable request", invalid_params=params)
-    return problem_response(problem, request)
-
-
-def _field(item: dict[str, Any]) -> str:
-    source = str(getattr(item.get("source"), "value", item.get("source")) or "body")
-    key = item.get("key")
-    return source if not key or key == "data" else f"{source}.{key}"
 
 
 async def _erp(call: Awaitable[T]) -> T:
@@ -481,6 +452,5 @@ def routes(connector: ErpConnector) -> list[Router]:
             path=PREFIX,
             route_handlers=handlers,
             dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
-            exception_handlers={ValidationException: _refused_rule},
         )
     ]

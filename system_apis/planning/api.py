@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import InvalidParam, Problem, exception_handlers, problem_response, problem_spec
+from policies.problems import problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import Budget, BudgetConsumption, BudgetLine, CompanyCode, Instant, Money, Page
 from system_apis.connectors.kit import PlatformError, external_reference
@@ -72,26 +71,6 @@ class ConsumptionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     """Document that consumes the budget (PO, invoice, expense report number)."""
     occurred_at: Instant | None = None
     """When it happened; now when left out."""
-
-
-def _refused_rule(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    """Answer a body of the documented shape that breaks a finance rule with 422, not 400.
-
-    Canonical Structs check in ``__post_init__`` what JSON Schema cannot say (IBAN check
-    digits, decimals per currency, positive amounts); msgspec reports those ``ValueError`` errors
-    like a wrong type. A wrong shape stays a 400 (the document says what is allowed); a
-    well-formed body that a rule refuses is unprocessable.
-    """
-    decode_error = exc.__cause__
-    rule = decode_error.__cause__ if isinstance(decode_error, msgspec.ValidationError) else None
-    if not isinstance(rule, ValueError):
-        response: Response[bytes] = exception_handlers[HTTPException](request, exc)
-        return response
-    where = str(decode_error).rpartition(" - at `$")[2].rstrip("`") if " - at `$" in str(decode_error) else ""
-    name = f"body{where}"
-    problem = Problem(422, f"{name}: {rule}", kind="unprocessable", title="Unprocessable request",
-                      invalid_params=[InvalidParam(name=name, reason=str(rule))])
-    return problem_response(problem, request)
 
 
 def routes(connector: PlanningConnector) -> list[Router]:
@@ -179,5 +158,4 @@ def routes(connector: PlanningConnector) -> list[Router]:
         path=PREFIX,
         route_handlers=[list_lines, get_line, get_budget, record, list_consumption],
         dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
-        exception_handlers={ValidationException: _refused_rule},
     )]

@@ -12,16 +12,15 @@ audited with before and after in the same transaction as its audit record.
 # Litestar must see their real parameter types, not strings.
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
-from litestar import Request, Response, Router, get, post, put
+from litestar import Request, Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import Call, current_call, governed
-from policies.problems import InvalidParam, Problem, exception_handlers, problem_response, problem_spec
+from policies.problems import InvalidParam, Problem, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
     BudgetLine,
@@ -124,34 +123,6 @@ def _bad_cursor(reason: str) -> Problem:
     return Problem(422, f"query.cursor: {reason}; pass `next_cursor` of the previous page as given",
                    kind="unprocessable", title="Unprocessable request",
                    invalid_params=[InvalidParam(name="query.cursor", reason=reason)])
-
-
-def _refused_rule(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    """Answer a body of the documented shape that breaks a rule the schema cannot state with 422.
-
-    The drafts and :class:`~system_apis.canonical.Money` check in ``__post_init__`` what JSON
-    Schema cannot say (decimals per currency, one currency per document, totals in range);
-    msgspec reports those a ``ValueError`` like a wrong type. A wrong shape stays 400, as the
-    document says; a well-formed body refused by a rule is unprocessable: 422.
-    """
-    decode_error = exc.__cause__
-    rule = decode_error.__cause__ if isinstance(decode_error, msgspec.ValidationError) else None
-    if not isinstance(rule, ValueError | TypeError) or isinstance(rule, msgspec.ValidationError):
-        return cast("Response[bytes]", exception_handlers[HTTPException](request, exc))
-    params = [
-        InvalidParam(name=_field(item), reason=str(item.get("message", rule)))
-        for item in (exc.extra if isinstance(exc.extra, list) else [])
-        if isinstance(item, dict)
-    ] or [InvalidParam(name="body", reason=str(rule))]
-    detail = "; ".join(f"{param.name}: {param.reason}" for param in params)
-    problem = Problem(422, detail, kind="unprocessable", title="Unprocessable request", invalid_params=params)
-    return problem_response(problem, request)
-
-
-def _field(item: dict[str, Any]) -> str:
-    source = str(getattr(item.get("source"), "value", item.get("source")) or "body")
-    key = item.get("key")
-    return source if not key or key == "data" else f"{source}.{key}"
 
 
 def _page(items: list[T], more: bool, offset: int) -> Page[T]:
@@ -401,5 +372,4 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         path=PREFIX,
         route_handlers=handlers,
         dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
-        exception_handlers={ValidationException: _refused_rule},
     )]
