@@ -286,6 +286,29 @@ class AuditLog:
         call.audited = True
         return appended
 
+    async def record_remote_change(
+        self,
+        call: Call,
+        *,
+        resource_ids: dict[str, str],
+        before: Any,
+        after: Any,
+        outcome: int = 200,
+        operation: str | None = None,
+    ) -> AuditRecord:
+        """Record a change a platform has just confirmed, in a transaction of its own.
+
+        A system API's change lives in the platform, not in our database, so there is no
+        transaction of the change to join; the record is written once the platform confirmed,
+        before the caller hears the answer. ``before`` and ``after`` may be Structs.
+        """
+        call.resource_ids.update(resource_ids)
+        async with self.engine.begin() as conn:
+            return await self.record_change(
+                conn, call, operation=operation, resource_ids=resource_ids, before=before, after=after,
+                outcome=outcome,
+            )
+
     async def append(self, conn: AsyncConnection, records: Sequence[AuditRecord]) -> list[AuditRecord]:
         """Chain ``records`` onto the trail inside the open transaction of ``conn``.
 

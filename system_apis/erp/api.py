@@ -9,7 +9,6 @@ books twice), and is audited with before and after once the ERP confirmed it.
 # No `from __future__ import annotations`: Litestar must see the real parameter types.
 
 import datetime as dt
-import hashlib
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
@@ -39,7 +38,7 @@ from system_apis.canonical import (
 )
 from system_apis.canonical.procurement import SupplierInvoiceDraft
 from system_apis.connectors.erp.client import ErpConnector
-from system_apis.connectors.kit import PlatformError, external_reference
+from system_apis.connectors.kit import PlatformError, call_reference
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "PeriodCheck", "routes"]
 
@@ -153,27 +152,7 @@ async def _erp(call: Awaitable[T]) -> T:
         raise error.problem() from error
 
 
-def _reference(request: AnyRequest, kind: str, body: Any) -> str:
-    """Deterministic ERP reference of a create: the caller's client and idempotency key."""
-    call = current_call(request.scope)
-    key = call.idempotency_key or hashlib.sha256(msgspec.json.encode(body)).hexdigest()
-    return external_reference("erp", kind, call.client_id or "", key)
-
-
-async def _audit(
-    request: AnyRequest, services: PolicyServices, ids: dict[str, str], before: Any, after: Any, outcome: int
-) -> None:
-    call = current_call(request.scope)
-    call.resource_ids.update(ids)
-    async with services.engine.begin() as conn:
-        await services.audit.record_change(
-            conn,
-            call,
-            resource_ids=ids,
-            before=None if before is None else msgspec.to_builtins(before),
-            after=msgspec.to_builtins(after),
-            outcome=outcome,
-        )
+PLATFORM_NAME = "erp"
 
 
 def routes(connector: ErpConnector) -> list[Router]:
@@ -230,14 +209,22 @@ def routes(connector: ErpConnector) -> list[Router]:
         """Create a supplier (an ERP business partner with the supplier role)."""
         codes = tuple(company_code or ())
         supplier = await _erp(
-            connector.create_supplier(data, reference=_reference(request, "supplier", data), company_codes=codes)
+            connector.create_supplier(
+                data,
+                reference=call_reference(current_call(request.scope), PLATFORM_NAME, "supplier"),
+                company_codes=codes,
+            )
         )
-        await _audit(request, services, {"supplier_id": supplier.id}, None, supplier, 201)
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"supplier_id": supplier.id},
+            before=None,
+            after=supplier,
+            outcome=201,
+        )
         return supplier
 
-    @get(
-        "/cost-centers", opt=governed("erp:master-data:read", operation="list_cost_centers"), responses=LIST_ERRORS
-    )
+    @get("/cost-centers", opt=governed("erp:master-data:read", operation="list_cost_centers"), responses=LIST_ERRORS)
     async def list_cost_centers(
         connector: Connector,
         company_code: CompanyCodeQuery = None,
@@ -302,8 +289,18 @@ def routes(connector: ErpConnector) -> list[Router]:
         request: AnyRequest, connector: Connector, services: Services, data: JSONBody[SupplierInvoiceDraft]
     ) -> SupplierInvoice:
         """Create (park) a supplier invoice; post it with ``/post``."""
-        invoice = await _erp(connector.create_invoice(data, reference=_reference(request, "invoice", data)))
-        await _audit(request, services, {"invoice_id": invoice.id}, None, invoice, 201)
+        invoice = await _erp(
+            connector.create_invoice(
+                data, reference=call_reference(current_call(request.scope), PLATFORM_NAME, "invoice")
+            )
+        )
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"invoice_id": invoice.id},
+            before=None,
+            after=invoice,
+            outcome=201,
+        )
         return invoice
 
     @get(
@@ -327,7 +324,13 @@ def routes(connector: ErpConnector) -> list[Router]:
         """Post a parked invoice (refused with 422 when its period is closed)."""
         before = await _erp(connector.get_invoice(invoice_id))
         after = await _erp(connector.post_invoice(invoice_id))
-        await _audit(request, services, {"invoice_id": invoice_id}, before, after, 200)
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"invoice_id": invoice_id},
+            before=before,
+            after=after,
+            outcome=200,
+        )
         return after
 
     @post(
@@ -342,7 +345,13 @@ def routes(connector: ErpConnector) -> list[Router]:
         """Cancel a posted invoice (the ERP books a reversal document)."""
         before = await _erp(connector.get_invoice(invoice_id))
         after = await _erp(connector.cancel_invoice(invoice_id))
-        await _audit(request, services, {"invoice_id": invoice_id}, before, after, 200)
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"invoice_id": invoice_id},
+            before=before,
+            after=after,
+            outcome=200,
+        )
         return after
 
     @post(
@@ -355,8 +364,18 @@ def routes(connector: ErpConnector) -> list[Router]:
         request: AnyRequest, connector: Connector, services: Services, data: JSONBody[JournalEntryDraft]
     ) -> JournalEntry:
         """Post a balanced journal entry (refused with 422 when the period is closed)."""
-        entry = await _erp(connector.create_journal_entry(data, reference=_reference(request, "journal", data)))
-        await _audit(request, services, {"journal_entry_id": entry.id}, None, entry, 201)
+        entry = await _erp(
+            connector.create_journal_entry(
+                data, reference=call_reference(current_call(request.scope), PLATFORM_NAME, "journal")
+            )
+        )
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"journal_entry_id": entry.id},
+            before=None,
+            after=entry,
+            outcome=201,
+        )
         return entry
 
     @get(
@@ -380,8 +399,12 @@ def routes(connector: ErpConnector) -> list[Router]:
         """Reverse a journal entry; answers the reversal entry."""
         before = await _erp(connector.get_journal_entry(entry_id))
         reversal = await _erp(connector.reverse_journal_entry(entry_id))
-        await _audit(
-            request, services, {"journal_entry_id": entry_id, "reversal_id": reversal.id}, before, reversal, 201
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"journal_entry_id": entry_id, "reversal_id": reversal.id},
+            before=before,
+            after=reversal,
+            outcome=201,
         )
         return reversal
 
@@ -409,8 +432,18 @@ def routes(connector: ErpConnector) -> list[Router]:
                 kind="validation",
                 title="Invalid request",
             )
-        payment = await _erp(connector.create_payment(data, reference=_reference(request, "payment", data)))
-        await _audit(request, services, {"payment_id": payment.id}, None, payment, 201)
+        payment = await _erp(
+            connector.create_payment(
+                data, reference=call_reference(current_call(request.scope), PLATFORM_NAME, "payment")
+            )
+        )
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"payment_id": payment.id},
+            before=None,
+            after=payment,
+            outcome=201,
+        )
         return payment
 
     @get("/payments", opt=governed("erp:payments:read", operation="list_payments"), responses=LIST_ERRORS)

@@ -181,12 +181,10 @@ def routes(connector: ExpenseConnector) -> list[Router]:
                 after = await connector.set_status(report_id, "paid")
         except PlatformError as exc:
             raise exc.problem() from exc
-        async with services.engine.begin() as conn:
-            await services.audit.record_change(
-                conn, call, resource_ids={"report_id": report_id},
-                before=msgspec.to_builtins(before),
-                after=msgspec.to_builtins(msgspec.structs.replace(after, entries=[])),
-            )
+        await services.audit.record_remote_change(
+            call, resource_ids={"report_id": report_id}, before=before,
+            after=msgspec.structs.replace(after, entries=[]),
+        )
         return after
 
     @get("/employees", opt=governed("expense:employees:read", operation="list_employees"), responses=LIST_ERRORS)

@@ -19,7 +19,7 @@ from policies.call import current_call, governed
 from policies.problems import problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import Budget, BudgetConsumption, BudgetLine, CompanyCode, Instant, Money, Page
-from system_apis.connectors.kit import PlatformError, external_reference
+from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.planning import BudgetConsumptionRecord, ConsumptionKind, PlanningConnector
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "ConsumptionRequest", "routes"]
@@ -34,8 +34,15 @@ SCOPES = {
 
 Connector = NamedDependency[PlanningConnector]
 Services = NamedDependency[PolicyServices]
-Id = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
-                                  description="Id of the object in the planning platform.")]
+Id = Annotated[
+    str,
+    PathParameter(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Id of the object in the planning platform.",
+    ),
+]
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, QueryParameter(max_length=1024, description="next_cursor of the previous page.")]
 
@@ -55,8 +62,10 @@ LIST_ERRORS = {
 }
 LINE_LIST_ERRORS = {
     **PLATFORM_ERRORS,
-    422: problem_spec("The cursor is not a next_cursor this API issued for this list (edited, or other filters),"
-                      " or period is given without fiscal_year."),
+    422: problem_spec(
+        "The cursor is not a next_cursor this API issued for this list (edited, or other filters),"
+        " or period is given without fiscal_year."
+    ),
 }
 
 
@@ -76,28 +85,42 @@ class ConsumptionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 def routes(connector: PlanningConnector) -> list[Router]:
     """The API's handlers in one router, with ``connector`` as their dependency."""
 
-    @get("/budget-lines", responses=LINE_LIST_ERRORS,
-         opt=governed("planning:budgets:read", operation="list_budget_lines"))
+    @get(
+        "/budget-lines",
+        responses=LINE_LIST_ERRORS,
+        opt=governed("planning:budgets:read", operation="list_budget_lines"),
+    )
     async def list_lines(
         connector: Connector,
         company_code: Annotated[CompanyCode | None, QueryParameter(description="Only this entity.")] = None,
-        cost_center: Annotated[str | None, QueryParameter(min_length=1, max_length=16,
-                                                          description="Only this cost center.")] = None,
+        cost_center: Annotated[
+            str | None, QueryParameter(min_length=1, max_length=16, description="Only this cost center.")
+        ] = None,
         fiscal_year: Annotated[int | None, QueryParameter(ge=1900, le=2999, description="Only this year.")] = None,
-        period: Annotated[int | None, QueryParameter(ge=1, le=16,
-                                                     description="Only this period (with fiscal_year).")] = None,
+        period: Annotated[
+            int | None, QueryParameter(ge=1, le=16, description="Only this period (with fiscal_year).")
+        ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[BudgetLine]:
         """Budget lines with amount and consumption, one page at a time."""
         try:
-            return await connector.list_lines(company_code=company_code, cost_center=cost_center,
-                                              fiscal_year=fiscal_year, period=period, cursor=cursor, limit=limit)
+            return await connector.list_lines(
+                company_code=company_code,
+                cost_center=cost_center,
+                fiscal_year=fiscal_year,
+                period=period,
+                cursor=cursor,
+                limit=limit,
+            )
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    @get("/budget-lines/{line_id:str}", responses=PLATFORM_ERRORS,
-         opt=governed("planning:budgets:read", operation="get_budget_line"))
+    @get(
+        "/budget-lines/{line_id:str}",
+        responses=PLATFORM_ERRORS,
+        opt=governed("planning:budgets:read", operation="get_budget_line"),
+    )
     async def get_line(request: Request[Any, Any, Any], connector: Connector, line_id: Id) -> BudgetLine:
         """One budget line; ``amount - consumed`` is what is left."""
         current_call(request.scope).resource_ids["budget_line_id"] = line_id
@@ -106,8 +129,11 @@ def routes(connector: PlanningConnector) -> list[Router]:
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    @get("/budgets/{budget_id:str}", responses=PLATFORM_ERRORS,
-         opt=governed("planning:budgets:read", operation="get_budget"))
+    @get(
+        "/budgets/{budget_id:str}",
+        responses=PLATFORM_ERRORS,
+        opt=governed("planning:budgets:read", operation="get_budget"),
+    )
     async def get_budget(request: Request[Any, Any, Any], connector: Connector, budget_id: Id) -> Budget:
         """One budget at its active version, with every line."""
         current_call(request.scope).resource_ids["budget_id"] = budget_id
@@ -116,37 +142,47 @@ def routes(connector: PlanningConnector) -> list[Router]:
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    @post("/budget-lines/{line_id:str}/consumption", status_code=201, responses=PLATFORM_ERRORS,
-          opt=governed("planning:consumption:write", effect=True, operation="record_budget_consumption"))
-    async def record(request: Request[Any, Any, Any], services: Services, connector: Connector, line_id: Id,
-                     data: JSONBody[ConsumptionRequest]) -> BudgetConsumptionRecord:
+    @post(
+        "/budget-lines/{line_id:str}/consumption",
+        status_code=201,
+        responses=PLATFORM_ERRORS,
+        opt=governed("planning:consumption:write", effect=True, operation="record_budget_consumption"),
+    )
+    async def record(
+        request: Request[Any, Any, Any],
+        services: Services,
+        connector: Connector,
+        line_id: Id,
+        data: JSONBody[ConsumptionRequest],
+    ) -> BudgetConsumptionRecord:
         """Book a commitment or an actual on a budget line."""
         call = current_call(request.scope)
         call.resource_ids["budget_line_id"] = line_id
-        reference = external_reference("planning", "consumption", call.client_id or "", call.idempotency_key or "",
-                                       length=24)
+        reference = call_reference(call, "planning", "consumption", length=24)
         consumption = BudgetConsumption(amount=data.amount, reference=data.reference, occurred_at=data.occurred_at)
         try:
             before = await connector.get_line(line_id)
-            booked = await connector.record_consumption(line_id, data.kind, consumption,
-                                                        external_reference=reference)
+            booked = await connector.record_consumption(line_id, data.kind, consumption, external_reference=reference)
             after = await connector.get_line(line_id)
         except PlatformError as exc:
             raise exc.problem() from exc
-        ids = {"budget_line_id": line_id, "consumption_id": booked.id}
-        call.resource_ids.update(ids)
-        async with services.engine.begin() as conn:
-            await services.audit.record_change(
-                conn, call, resource_ids=ids, before={"budget_line": msgspec.to_builtins(before)},
-                after={"budget_line": msgspec.to_builtins(after), "consumption": msgspec.to_builtins(booked)},
-                outcome=201,
-            )
+        await services.audit.record_remote_change(
+            call,
+            resource_ids={"budget_line_id": line_id, "consumption_id": booked.id},
+            before={"budget_line": before},
+            after={"budget_line": after, "consumption": booked},
+            outcome=201,
+        )
         return booked
 
-    @get("/budget-lines/{line_id:str}/consumption", responses=LIST_ERRORS,
-         opt=governed("planning:consumption:read", operation="list_budget_consumption"))
-    async def list_consumption(request: Request[Any, Any, Any], connector: Connector, line_id: Id,
-                               limit: Limit = 50, cursor: Cursor = None) -> Page[BudgetConsumptionRecord]:
+    @get(
+        "/budget-lines/{line_id:str}/consumption",
+        responses=LIST_ERRORS,
+        opt=governed("planning:consumption:read", operation="list_budget_consumption"),
+    )
+    async def list_consumption(
+        request: Request[Any, Any, Any], connector: Connector, line_id: Id, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[BudgetConsumptionRecord]:
         """Commitments and actuals booked on a line, oldest first."""
         current_call(request.scope).resource_ids["budget_line_id"] = line_id
         try:
@@ -154,8 +190,10 @@ def routes(connector: PlanningConnector) -> list[Router]:
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    return [Router(
-        path=PREFIX,
-        route_handlers=[list_lines, get_line, get_budget, record, list_consumption],
-        dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
-    )]
+    return [
+        Router(
+            path=PREFIX,
+            route_handlers=[list_lines, get_line, get_budget, record, list_consumption],
+            dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+        )
+    ]

@@ -19,7 +19,7 @@ from litestar import Request, Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from policies.call import Call, current_call, governed
+from policies.call import current_call, governed
 from policies.problems import InvalidParam, Problem, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
@@ -34,7 +34,7 @@ from system_apis.canonical import (
     decode_cursor,
     encode_cursor,
 )
-from system_apis.connectors.kit import PlatformError, external_reference
+from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.procurement.client import ProcurementConnector
 from system_apis.connectors.procurement.drafts import GoodsReceiptDraft, PurchaseOrderDraft, RequisitionDraft
 
@@ -85,8 +85,12 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[
     str | None,
-    QueryParameter(min_length=3, max_length=512, pattern=CURSOR_PATTERN,
-                   description="`next_cursor` of the previous page, as given."),
+    QueryParameter(
+        min_length=3,
+        max_length=512,
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page, as given.",
+    ),
 ]
 ObjectId = Annotated[
     str, PathParameter(min_length=1, max_length=64, description="Id, as given by this API (an unknown one is 404).")
@@ -120,9 +124,13 @@ def _offset(cursor: str | None) -> int:
 
 def _bad_cursor(reason: str) -> Problem:
     """A cursor of the right shape that this API did not issue: well-formed, yet meaningless (422)."""
-    return Problem(422, f"query.cursor: {reason}; pass `next_cursor` of the previous page as given",
-                   kind="unprocessable", title="Unprocessable request",
-                   invalid_params=[InvalidParam(name="query.cursor", reason=reason)])
+    return Problem(
+        422,
+        f"query.cursor: {reason}; pass `next_cursor` of the previous page as given",
+        kind="unprocessable",
+        title="Unprocessable request",
+        invalid_params=[InvalidParam(name="query.cursor", reason=reason)],
+    )
 
 
 def _page(items: list[T], more: bool, offset: int) -> Page[T]:
@@ -137,29 +145,11 @@ async def _platform(call: Awaitable[T]) -> T:
         raise exc.problem() from exc
 
 
-def _reference(call: Call, kind: str) -> str:
-    """The platform external reference of a create: stable for one client's Idempotency-Key."""
-    return external_reference("procurement", kind, call.client_id or "", call.idempotency_key or "", length=24)
-
-
 def routes(connector: ProcurementConnector) -> list[Router]:
     """The API's handlers in one router under :data:`PREFIX`, with ``connector`` injected."""
-
-    async def record(
-        request: Request[Any, Any, Any], services: PolicyServices, ids: dict[str, str], before: Any, after: Any,
-        outcome: int = 200,
-    ) -> None:
-        call = current_call(request.scope)
-        async with services.engine.begin() as conn:
-            await services.audit.record_change(
-                conn, call, resource_ids=ids, before=None if before is None else msgspec.to_builtins(before),
-                after=msgspec.to_builtins(after), outcome=outcome,
-            )
-
     # --- suppliers ------------------------------------------------------------------------
 
-    @get("/suppliers", opt=governed("procurement:suppliers:read", operation="list_suppliers"),
-         responses=LIST_ERRORS)
+    @get("/suppliers", opt=governed("procurement:suppliers:read", operation="list_suppliers"), responses=LIST_ERRORS)
     async def list_suppliers(
         connector: Connector,
         status: Annotated[SupplierStatus | None, QueryParameter(description="Canonical status.")] = None,
@@ -171,37 +161,52 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     ) -> Page[Supplier]:
         """Suppliers, filtered by status, tax id, entity and whether they are in the ERP yet."""
         offset = _offset(cursor)
-        items, more = await _platform(connector.list_suppliers(
-            offset=offset, limit=limit, status=status, tax_id=tax_id, in_erp=in_erp, company_code=company_code))
+        items, more = await _platform(
+            connector.list_suppliers(
+                offset=offset, limit=limit, status=status, tax_id=tax_id, in_erp=in_erp, company_code=company_code
+            )
+        )
         return _page(items, more, offset)
 
-    @get("/suppliers/{supplier_id:str}", opt=governed("procurement:suppliers:read", operation="get_supplier"),
-         responses=PLATFORM_ERRORS)
+    @get(
+        "/suppliers/{supplier_id:str}",
+        opt=governed("procurement:suppliers:read", operation="get_supplier"),
+        responses=PLATFORM_ERRORS,
+    )
     async def get_supplier(connector: Connector, supplier_id: ObjectId) -> Supplier:
         """One supplier, with data problems found in the platform's record in ``issues``."""
         return await _platform(connector.get_supplier(supplier_id))
 
-    @put("/suppliers/{supplier_id:str}/erp-supplier-number",
-         opt=governed("procurement:suppliers:write", operation="set_erp_supplier_number"),
-         responses=PLATFORM_ERRORS)
+    @put(
+        "/suppliers/{supplier_id:str}/erp-supplier-number",
+        opt=governed("procurement:suppliers:write", operation="set_erp_supplier_number"),
+        responses=PLATFORM_ERRORS,
+    )
     async def set_erp_number(
-        request: Request[Any, Any, Any], connector: Connector, services: Services, supplier_id: ObjectId,
+        request: Request[Any, Any, Any],
+        connector: Connector,
+        services: Services,
+        supplier_id: ObjectId,
         data: JSONBody[ErpNumberUpdate],
     ) -> Supplier:
         """Record the supplier's ERP number (the cross-reference); audited with before and after."""
         before = await _platform(connector.get_supplier(supplier_id))
         after = await _platform(connector.set_erp_supplier_number(supplier_id, data.erp_supplier_number))
-        await record(request, services, {"supplier_id": supplier_id}, before, after)
+        await services.audit.record_remote_change(
+            current_call(request.scope), resource_ids={"supplier_id": supplier_id}, before=before, after=after
+        )
         return after
 
     # --- requisitions ---------------------------------------------------------------------
 
-    @get("/requisitions", opt=governed("procurement:requisitions:read", operation="list_requisitions"),
-         responses=LIST_ERRORS)
+    @get(
+        "/requisitions",
+        opt=governed("procurement:requisitions:read", operation="list_requisitions"),
+        responses=LIST_ERRORS,
+    )
     async def list_requisitions(
         connector: Connector,
-        status: Annotated[Literal["draft", "pending_approval", "approved", "ordered"] | None,
-                          QueryParameter()] = None,
+        status: Annotated[Literal["draft", "pending_approval", "approved", "ordered"] | None, QueryParameter()] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Requisition]:
@@ -210,40 +215,60 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         items, more = await _platform(connector.list_requisitions(offset=offset, limit=limit, status=status))
         return _page(items, more, offset)
 
-    @get("/requisitions/{requisition_id:str}",
-         opt=governed("procurement:requisitions:read", operation="get_requisition"), responses=PLATFORM_ERRORS)
+    @get(
+        "/requisitions/{requisition_id:str}",
+        opt=governed("procurement:requisitions:read", operation="get_requisition"),
+        responses=PLATFORM_ERRORS,
+    )
     async def get_requisition(connector: Connector, requisition_id: ObjectId) -> Requisition:
         """One requisition."""
         return await _platform(connector.get_requisition(requisition_id))
 
-    @post("/requisitions", status_code=201,
-          opt=governed("procurement:requisitions:write", effect=True, operation="create_requisition"),
-          responses=CREATE_ERRORS)
+    @post(
+        "/requisitions",
+        status_code=201,
+        opt=governed("procurement:requisitions:write", effect=True, operation="create_requisition"),
+        responses=CREATE_ERRORS,
+    )
     async def create_requisition(
         request: Request[Any, Any, Any], connector: Connector, services: Services, data: JSONBody[RequisitionDraft]
     ) -> Requisition:
         """Create a draft requisition (once per Idempotency-Key, even if the platform times out)."""
-        reference = _reference(current_call(request.scope), "requisition")
+        reference = call_reference(current_call(request.scope), "procurement", "requisition", length=24)
         created = await _platform(connector.create_requisition(data, reference=reference))
-        await record(request, services, {"requisition_id": created.id}, None, created, 201)
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"requisition_id": created.id},
+            before=None,
+            after=created,
+            outcome=201,
+        )
         return created
 
-    @post("/requisitions/{requisition_id:str}/submit", status_code=200,
-          opt=governed("procurement:requisitions:write", operation="submit_requisition"),
-          responses=ACTION_ERRORS)
+    @post(
+        "/requisitions/{requisition_id:str}/submit",
+        status_code=200,
+        opt=governed("procurement:requisitions:write", operation="submit_requisition"),
+        responses=ACTION_ERRORS,
+    )
     async def submit_requisition(
         request: Request[Any, Any, Any], connector: Connector, services: Services, requisition_id: ObjectId
     ) -> Requisition:
         """Submit a draft requisition for approval (409 when it is not a draft)."""
         before = await _platform(connector.get_requisition(requisition_id))
         after = await _platform(connector.submit_requisition(requisition_id))
-        await record(request, services, {"requisition_id": requisition_id}, before, after)
+        await services.audit.record_remote_change(
+            current_call(request.scope), resource_ids={"requisition_id": requisition_id}, before=before, after=after
+        )
         return after
 
     # --- purchase orders ------------------------------------------------------------------
 
-    @get("/purchase-orders", opt=governed("procurement:purchase_orders:read", operation="list_purchase_orders"),
-         responses=LIST_ERRORS)
+    @get(
+        "/purchase-orders",
+        opt=governed("procurement:purchase_orders:read", operation="list_purchase_orders"),
+        responses=LIST_ERRORS,
+    )
     async def list_purchase_orders(
         connector: Connector,
         status: Annotated[Literal["draft", "issued", "closed", "cancelled"] | None, QueryParameter()] = None,
@@ -253,41 +278,64 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     ) -> Page[PurchaseOrder]:
         """Purchase orders, optionally of one status or supplier."""
         offset = _offset(cursor)
-        items, more = await _platform(connector.list_purchase_orders(
-            offset=offset, limit=limit, status=status, supplier_id=supplier_id))
+        items, more = await _platform(
+            connector.list_purchase_orders(offset=offset, limit=limit, status=status, supplier_id=supplier_id)
+        )
         return _page(items, more, offset)
 
-    @get("/purchase-orders/{order_id:str}",
-         opt=governed("procurement:purchase_orders:read", operation="get_purchase_order"), responses=PLATFORM_ERRORS)
+    @get(
+        "/purchase-orders/{order_id:str}",
+        opt=governed("procurement:purchase_orders:read", operation="get_purchase_order"),
+        responses=PLATFORM_ERRORS,
+    )
     async def get_purchase_order(connector: Connector, order_id: ObjectId) -> PurchaseOrder:
         """One purchase order, with received quantities per line."""
         return await _platform(connector.get_purchase_order(order_id))
 
-    @post("/purchase-orders", status_code=201,
-          opt=governed("procurement:purchase_orders:write", effect=True, operation="create_purchase_order"),
-          responses=CREATE_ERRORS)
+    @post(
+        "/purchase-orders",
+        status_code=201,
+        opt=governed("procurement:purchase_orders:write", effect=True, operation="create_purchase_order"),
+        responses=CREATE_ERRORS,
+    )
     async def create_purchase_order(
-        request: Request[Any, Any, Any], connector: Connector, services: Services,
+        request: Request[Any, Any, Any],
+        connector: Connector,
+        services: Services,
         data: JSONBody[PurchaseOrderDraft],
     ) -> PurchaseOrder:
         """Create a draft purchase order for an approved supplier (once per Idempotency-Key)."""
-        reference = _reference(current_call(request.scope), "purchase_order")
+        reference = call_reference(current_call(request.scope), "procurement", "purchase_order", length=24)
         created = await _platform(connector.create_purchase_order(data, reference=reference))
-        await record(request, services, {"purchase_order_id": created.id}, None, created, 201)
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"purchase_order_id": created.id},
+            before=None,
+            after=created,
+            outcome=201,
+        )
         return created
 
     def order_action(action: Literal["issue", "close", "cancel"], summary: str) -> Any:
-        @post(f"/purchase-orders/{{order_id:str}}/{action}", status_code=200,
-              opt=governed("procurement:purchase_orders:write", operation=f"{action}_purchase_order"),
-              responses=ACTION_ERRORS, summary=summary, description=summary,
-              operation_id=f"{action}PurchaseOrder", name=f"{action}_purchase_order")
+        @post(
+            f"/purchase-orders/{{order_id:str}}/{action}",
+            status_code=200,
+            opt=governed("procurement:purchase_orders:write", operation=f"{action}_purchase_order"),
+            responses=ACTION_ERRORS,
+            summary=summary,
+            description=summary,
+            operation_id=f"{action}PurchaseOrder",
+            name=f"{action}_purchase_order",
+        )
         async def handler(
             request: Request[Any, Any, Any], connector: Connector, services: Services, order_id: ObjectId
         ) -> PurchaseOrder:
             """Move the order through its life; audited with before and after."""
             before = await _platform(connector.get_purchase_order(order_id))
             after = await _platform(connector.purchase_order_action(order_id, action))
-            await record(request, services, {"purchase_order_id": order_id}, before, after)
+            await services.audit.record_remote_change(
+                current_call(request.scope), resource_ids={"purchase_order_id": order_id}, before=before, after=after
+            )
             return after
 
         return handler
@@ -298,21 +346,28 @@ def routes(connector: ProcurementConnector) -> list[Router]:
 
     # --- receipts -------------------------------------------------------------------------
 
-    @post("/receipts", status_code=201,
-          opt=governed("procurement:receipts:write", effect=True, operation="create_receipt"),
-          responses=CREATE_ERRORS)
+    @post(
+        "/receipts",
+        status_code=201,
+        opt=governed("procurement:receipts:write", effect=True, operation="create_receipt"),
+        responses=CREATE_ERRORS,
+    )
     async def create_receipt(
         request: Request[Any, Any, Any], connector: Connector, services: Services, data: JSONBody[GoodsReceiptDraft]
     ) -> GoodsReceipt:
         """Receive goods against lines of an issued purchase order (never more than ordered)."""
-        reference = _reference(current_call(request.scope), "receipt")
+        reference = call_reference(current_call(request.scope), "procurement", "receipt", length=24)
         created = await _platform(connector.create_receipt(data, reference=reference))
-        await record(request, services, {"receipt_id": created.id, "purchase_order_id": created.purchase_order_id},
-                     None, created, 201)
+        await services.audit.record_remote_change(
+            current_call(request.scope),
+            resource_ids={"receipt_id": created.id, "purchase_order_id": created.purchase_order_id},
+            before=None,
+            after=created,
+            outcome=201,
+        )
         return created
 
-    @get("/receipts", opt=governed("procurement:receipts:read", operation="list_receipts"),
-         responses=LIST_ERRORS)
+    @get("/receipts", opt=governed("procurement:receipts:read", operation="list_receipts"), responses=LIST_ERRORS)
     async def list_receipts(
         connector: Connector,
         purchase_order_id: Annotated[str, QueryParameter(pattern=ID_PATTERN, max_length=9, description="Order id.")],
@@ -327,8 +382,7 @@ def routes(connector: ProcurementConnector) -> list[Router]:
 
     # --- invoices and budgets -------------------------------------------------------------
 
-    @get("/invoices", opt=governed("procurement:invoices:read", operation="list_invoices"),
-         responses=LIST_ERRORS)
+    @get("/invoices", opt=governed("procurement:invoices:read", operation="list_invoices"), responses=LIST_ERRORS)
     async def list_invoices(
         connector: Connector,
         status: Annotated[Literal["draft", "received", "approved", "cancelled"] | None, QueryParameter()] = None,
@@ -338,18 +392,23 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     ) -> Page[SupplierInvoice]:
         """Supplier invoices recorded in procurement, optionally of one status or supplier."""
         offset = _offset(cursor)
-        items, more = await _platform(connector.list_invoices(
-            offset=offset, limit=limit, status=status, supplier_id=supplier_id))
+        items, more = await _platform(
+            connector.list_invoices(offset=offset, limit=limit, status=status, supplier_id=supplier_id)
+        )
         return _page(items, more, offset)
 
-    @get("/invoices/{invoice_id:str}", opt=governed("procurement:invoices:read", operation="get_invoice"),
-         responses=PLATFORM_ERRORS)
+    @get(
+        "/invoices/{invoice_id:str}",
+        opt=governed("procurement:invoices:read", operation="get_invoice"),
+        responses=PLATFORM_ERRORS,
+    )
     async def get_invoice(connector: Connector, invoice_id: ObjectId) -> SupplierInvoice:
         """One supplier invoice."""
         return await _platform(connector.get_invoice(invoice_id))
 
-    @get("/budget-lines", opt=governed("procurement:budgets:read", operation="list_budget_lines"),
-         responses=LIST_ERRORS)
+    @get(
+        "/budget-lines", opt=governed("procurement:budgets:read", operation="list_budget_lines"), responses=LIST_ERRORS
+    )
     async def list_budget_lines(
         connector: Connector,
         company_code: Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9]{4}$")] = None,
@@ -359,17 +418,35 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     ) -> Page[BudgetLine]:
         """Budget lines, optionally of one entity or period."""
         offset = _offset(cursor)
-        items, more = await _platform(connector.list_budget_lines(
-            offset=offset, limit=limit, company_code=company_code, period=period))
+        items, more = await _platform(
+            connector.list_budget_lines(offset=offset, limit=limit, company_code=company_code, period=period)
+        )
         return _page(items, more, offset)
 
     handlers: list[Callable[..., Any]] = [
-        list_suppliers, get_supplier, set_erp_number, list_requisitions, get_requisition, create_requisition,
-        submit_requisition, list_purchase_orders, get_purchase_order, create_purchase_order, issue, close, cancel,
-        create_receipt, list_receipts, list_invoices, get_invoice, list_budget_lines,
+        list_suppliers,
+        get_supplier,
+        set_erp_number,
+        list_requisitions,
+        get_requisition,
+        create_requisition,
+        submit_requisition,
+        list_purchase_orders,
+        get_purchase_order,
+        create_purchase_order,
+        issue,
+        close,
+        cancel,
+        create_receipt,
+        list_receipts,
+        list_invoices,
+        get_invoice,
+        list_budget_lines,
     ]
-    return [Router(
-        path=PREFIX,
-        route_handlers=handlers,
-        dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
-    )]
+    return [
+        Router(
+            path=PREFIX,
+            route_handlers=handlers,
+            dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+        )
+    ]

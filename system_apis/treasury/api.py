@@ -17,7 +17,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from policies.call import Call, current_call, governed
+from policies.call import current_call, governed
 from policies.problems import problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
@@ -30,7 +30,7 @@ from system_apis.canonical import (
     PaymentObligationStatus,
     PaymentRun,
 )
-from system_apis.connectors.kit import PlatformError, external_reference
+from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.treasury import TreasuryConnector
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "PaymentRunRequest", "routes"]
@@ -47,8 +47,15 @@ SCOPES = {
 
 Connector = NamedDependency[TreasuryConnector]
 Services = NamedDependency[PolicyServices]
-Id = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
-                                  description="Id of the object in the treasury platform.")]
+Id = Annotated[
+    str,
+    PathParameter(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Id of the object in the treasury platform.",
+    ),
+]
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, QueryParameter(max_length=1024, description="next_cursor of the previous page.")]
 
@@ -79,37 +86,39 @@ class PaymentRunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """Execution date; the earliest due date of the obligations when left out."""
 
 
-def _reference(call: Call, kind: str) -> str:
-    """The platform reference of this create: one per client and Idempotency-Key."""
-    return external_reference("treasury", kind, call.client_id or "", call.idempotency_key or "", length=24)
-
-
-async def _audit(services: PolicyServices, call: Call, ids: dict[str, str], before: Any, after: Any,
-                 outcome: int) -> None:
-    call.resource_ids.update(ids)
-    async with services.engine.begin() as conn:
-        await services.audit.record_change(conn, call, resource_ids=ids, before=msgspec.to_builtins(before),
-                                           after=msgspec.to_builtins(after), outcome=outcome)
-
-
 def routes(connector: TreasuryConnector) -> list[Router]:
     """The API's handlers in one router, with ``connector`` as their dependency."""
 
-    @post("/payment-obligations", status_code=201, responses=PLATFORM_ERRORS,
-          opt=governed("treasury:obligations:write", effect=True, operation="create_payment_obligation"))
-    async def create_obligation(request: Request[Any, Any, Any], services: Services, connector: Connector,
-                                data: JSONBody[PaymentObligationDraft]) -> PaymentObligation:
+    @post(
+        "/payment-obligations",
+        status_code=201,
+        responses=PLATFORM_ERRORS,
+        opt=governed("treasury:obligations:write", effect=True, operation="create_payment_obligation"),
+    )
+    async def create_obligation(
+        request: Request[Any, Any, Any],
+        services: Services,
+        connector: Connector,
+        data: JSONBody[PaymentObligationDraft],
+    ) -> PaymentObligation:
         """Record an amount owed to a payee, to be paid by treasury."""
         call = current_call(request.scope)
         try:
-            obligation = await connector.create_obligation(data, external_reference=_reference(call, "obligation"))
+            obligation = await connector.create_obligation(
+                data, external_reference=call_reference(call, "treasury", "obligation", length=24)
+            )
         except PlatformError as exc:
             raise exc.problem() from exc
-        await _audit(services, call, {"obligation_id": obligation.id}, None, obligation, 201)
+        await services.audit.record_remote_change(
+            call, resource_ids={"obligation_id": obligation.id}, before=None, after=obligation, outcome=201
+        )
         return obligation
 
-    @get("/payment-obligations", responses=LIST_ERRORS,
-         opt=governed("treasury:obligations:read", operation="list_payment_obligations"))
+    @get(
+        "/payment-obligations",
+        responses=LIST_ERRORS,
+        opt=governed("treasury:obligations:read", operation="list_payment_obligations"),
+    )
     async def list_obligations(
         connector: Connector,
         status: Annotated[PaymentObligationStatus | None, QueryParameter(description="Only this status.")] = None,
@@ -119,15 +128,20 @@ def routes(connector: TreasuryConnector) -> list[Router]:
     ) -> Page[PaymentObligation]:
         """Payment obligations, oldest first, one page at a time."""
         try:
-            return await connector.list_obligations(status=status, company_code=company_code, cursor=cursor,
-                                                    limit=limit)
+            return await connector.list_obligations(
+                status=status, company_code=company_code, cursor=cursor, limit=limit
+            )
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    @get("/payment-obligations/{obligation_id:str}", responses=PLATFORM_ERRORS,
-         opt=governed("treasury:obligations:read", operation="get_payment_obligation"))
-    async def get_obligation(request: Request[Any, Any, Any], connector: Connector,
-                             obligation_id: Id) -> PaymentObligation:
+    @get(
+        "/payment-obligations/{obligation_id:str}",
+        responses=PLATFORM_ERRORS,
+        opt=governed("treasury:obligations:read", operation="get_payment_obligation"),
+    )
+    async def get_obligation(
+        request: Request[Any, Any, Any], connector: Connector, obligation_id: Id
+    ) -> PaymentObligation:
         """One payment obligation with its current status."""
         current_call(request.scope).resource_ids["obligation_id"] = obligation_id
         try:
@@ -135,22 +149,35 @@ def routes(connector: TreasuryConnector) -> list[Router]:
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    @post("/payment-runs", status_code=201, responses=PLATFORM_ERRORS,
-          opt=governed("treasury:runs:write", effect=True, operation="create_payment_run"))
-    async def create_run(request: Request[Any, Any, Any], services: Services, connector: Connector,
-                         data: JSONBody[PaymentRunRequest]) -> PaymentRun:
+    @post(
+        "/payment-runs",
+        status_code=201,
+        responses=PLATFORM_ERRORS,
+        opt=governed("treasury:runs:write", effect=True, operation="create_payment_run"),
+    )
+    async def create_run(
+        request: Request[Any, Any, Any], services: Services, connector: Connector, data: JSONBody[PaymentRunRequest]
+    ) -> PaymentRun:
         """Put open obligations of one entity into a payment run (status ``draft``)."""
         call = current_call(request.scope)
         try:
-            run = await connector.create_payment_run(list(data.obligation_ids), run_date=data.run_date,
-                                                     external_reference=_reference(call, "run"))
+            run = await connector.create_payment_run(
+                list(data.obligation_ids),
+                run_date=data.run_date,
+                external_reference=call_reference(call, "treasury", "run", length=24),
+            )
         except PlatformError as exc:
             raise exc.problem() from exc
-        await _audit(services, call, {"payment_run_id": run.id}, None, run, 201)
+        await services.audit.record_remote_change(
+            call, resource_ids={"payment_run_id": run.id}, before=None, after=run, outcome=201
+        )
         return run
 
-    @get("/payment-runs/{run_id:str}", responses=PLATFORM_ERRORS,
-         opt=governed("treasury:runs:read", operation="get_payment_run"))
+    @get(
+        "/payment-runs/{run_id:str}",
+        responses=PLATFORM_ERRORS,
+        opt=governed("treasury:runs:read", operation="get_payment_run"),
+    )
     async def get_run(request: Request[Any, Any, Any], connector: Connector, run_id: Id) -> PaymentRun:
         """One payment run."""
         current_call(request.scope).resource_ids["payment_run_id"] = run_id
@@ -159,10 +186,15 @@ def routes(connector: TreasuryConnector) -> list[Router]:
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    @post("/payment-runs/{run_id:str}/release", status_code=200, responses=PLATFORM_ERRORS,
-          opt=governed("treasury:runs:write", effect=True, operation="release_payment_run"))
-    async def release_run(request: Request[Any, Any, Any], services: Services, connector: Connector,
-                          run_id: Id) -> PaymentRun:
+    @post(
+        "/payment-runs/{run_id:str}/release",
+        status_code=200,
+        responses=PLATFORM_ERRORS,
+        opt=governed("treasury:runs:write", effect=True, operation="release_payment_run"),
+    )
+    async def release_run(
+        request: Request[Any, Any, Any], services: Services, connector: Connector, run_id: Id
+    ) -> PaymentRun:
         """Release a draft run to the bank (status ``sent``)."""
         call = current_call(request.scope)
         call.resource_ids["payment_run_id"] = run_id
@@ -171,7 +203,9 @@ def routes(connector: TreasuryConnector) -> list[Router]:
             after = await connector.release_payment_run(run_id)
         except PlatformError as exc:
             raise exc.problem() from exc
-        await _audit(services, call, {"payment_run_id": run_id}, before, after, 200)
+        await services.audit.record_remote_change(
+            call, resource_ids={"payment_run_id": run_id}, before=before, after=after, outcome=200
+        )
         return after
 
     @get("/accounts", responses=LIST_ERRORS, opt=governed("treasury:accounts:read", operation="list_accounts"))
@@ -184,14 +218,24 @@ def routes(connector: TreasuryConnector) -> list[Router]:
     ) -> Page[CashAccount]:
         """The company's own bank accounts with their latest balance."""
         try:
-            return await connector.list_accounts(company_code=company_code, currency=currency, cursor=cursor,
-                                                 limit=limit)
+            return await connector.list_accounts(
+                company_code=company_code, currency=currency, cursor=cursor, limit=limit
+            )
         except PlatformError as exc:
             raise exc.problem() from exc
 
-    return [Router(
-        path=PREFIX,
-        route_handlers=[create_obligation, list_obligations, get_obligation, create_run, get_run, release_run,
-                        list_accounts],
-        dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
-    )]
+    return [
+        Router(
+            path=PREFIX,
+            route_handlers=[
+                create_obligation,
+                list_obligations,
+                get_obligation,
+                create_run,
+                get_run,
+                release_run,
+                list_accounts,
+            ],
+            dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
+        )
+    ]

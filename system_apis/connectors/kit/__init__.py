@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from system_apis.connectors.kit.auth import OAuth2ClientCredentials, TokenAnswer
 from system_apis.connectors.kit.breaker import CircuitBreaker, CircuitOpen
-from system_apis.connectors.kit.client import PlatformClient, external_reference, platform_message
+from system_apis.connectors.kit.client import PlatformClient, call_reference, external_reference, platform_message
 from system_apis.connectors.kit.config import ConnectionConfig
 from system_apis.connectors.kit.errors import (
     MalformedAnswer,
@@ -33,6 +33,7 @@ __all__ = [
     "PlatformUnavailable",
     "RateLimiter",
     "TokenAnswer",
+    "call_reference",
     "external_reference",
     "platform_message",
 ]

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from policies.call import Call
 from policies.correlation import propagate
 from system_apis.connectors.kit.auth import OAuth2ClientCredentials
 from system_apis.connectors.kit.breaker import CircuitBreaker, CircuitOpen
@@ -46,6 +47,15 @@ __all__ = ["PlatformClient", "external_reference", "platform_message"]
 T = TypeVar("T")
 
 _MESSAGE_LIMIT = 500
+
+
+def call_reference(call: Call, platform: str, kind: str, *, length: int = 16) -> str:
+    """The external reference of a create made by a governed call.
+
+    One per client and ``Idempotency-Key`` (every create route requires one), so a client's
+    retry, and the connector's own retry after a timeout, name the same platform object.
+    """
+    return external_reference(platform, kind, call.client_id or "", call.idempotency_key or "", length=length)
 
 
 def external_reference(*parts: str, length: int = 16) -> str:
