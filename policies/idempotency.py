@@ -119,6 +119,9 @@ def _unseal(client_id: str, key: str, sealed: bytes) -> tuple[list[tuple[bytes, 
     return headers, body
 
 
+_RETRYABLE = frozenset({408, 429})
+
+
 class IdempotencyStore:
     """Durable claims on idempotency keys, shared by every process using the database."""
 
@@ -393,11 +396,15 @@ class Idempotency(Policy):
         return call.body
 
     async def on_response(self, call: Call) -> None:
-        """Store the outcome before the client hears it; a 5xx frees the key for a retry."""
+        """Store the outcome before the client hears it; a 5xx, 408 or 429 frees the key for a retry.
+
+        Those answers say "not now", not "no": replaying them would refuse the retry the
+        client was told to make.
+        """
         if call.idempotency_key is None or not call.capture:
             return
         client = call.client_id or ""
-        if call.status < 500:
+        if call.status < 500 and call.status not in _RETRYABLE:
             await self.store.complete(
                 client, call.idempotency_key, call.status, call.captured_headers, b"".join(call.captured_body)
             )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.migrations import upgrade_sync
 from gateway.storage import create_engine
-from policies.tables import metadata
+from gateway.migrations import metadata
 
 PG_SERVER = os.environ.get("FINRAIL_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("FINRAIL_TEST_REDIS", "redis://127.0.0.1:6379/15")

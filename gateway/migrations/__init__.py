@@ -10,8 +10,10 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from gateway.storage import create_engine
+from policies.tables import metadata
+from process_apis.flow import tables as _flow_tables  # noqa: F401 - registers the flow tables on ``metadata``
 
-__all__ = ["alembic_config", "upgrade", "upgrade_sync"]
+__all__ = ["alembic_config", "metadata", "upgrade", "upgrade_sync"]
 
 HERE = Path(__file__).parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from policies.tables import metadata
+from gateway.migrations import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - the CLI always hands over a connection

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.app import create_app
 from gateway.settings import load_settings
 from gateway.storage import create_engine
-from policies.tables import metadata
+from gateway.migrations import metadata
 
 
 def _diff(connection: sa.Connection) -> list[object]:
