@@ -23,6 +23,7 @@ from gateway.catalog import ApiDescriptor, BuildContext, Catalog
 from gateway.migrations import upgrade
 from gateway.openapi import govern_document
 from gateway.platforms import Platforms
+from gateway.processes import discover, process_runtime, start_worker
 from gateway.registry import default_catalog
 from gateway.settings import Settings, load_settings
 from gateway.storage import create_engine
@@ -31,6 +32,7 @@ from policies.call import public
 from policies.chain import ApiIdentity
 from policies.problems import PROBLEM_JSON, Problem, exception_handlers
 from policies.services import PolicyServices
+from process_apis.flow.worker import Worker
 
 __all__ = ["Gateway", "build_api", "create_app"]
 
@@ -126,7 +128,11 @@ class Gateway:
         self.services = services
         self.platforms = platforms
         self.warm_sandboxes = warm_sandboxes
-        context = BuildContext(settings=settings, catalog=catalog, connectors=platforms.connectors)
+        scopes = {scope for api in catalog if api.tier in ("system", "process") for scope in api.scopes}
+        self.runtime, self._system_http = process_runtime(settings, services, discover(), scopes, self)
+        self.worker: Worker | None = None
+        context = BuildContext(settings=settings, catalog=catalog, connectors=platforms.connectors,
+                               runtime=self.runtime)
         self.apis: dict[str, Litestar] = {}
         mounts: list[tuple[str, Any, bool]] = []
         for api in catalog:
@@ -167,6 +173,8 @@ class Gateway:
         self._housekeeping = asyncio.create_task(self._keep_house(), name="finrail-housekeeping")
         if self.warm_sandboxes:
             self._warming = asyncio.create_task(self._warm(), name="finrail-sandbox-warmup")
+        if self.settings.server.embedded_worker and self.runtime.engine.flows:
+            self.worker = start_worker(self.runtime)
         logger.info("finrail started", extra={"apis": [api.name for api in self.catalog]})
 
     async def shutdown(self) -> None:
@@ -177,6 +185,10 @@ class Gateway:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._housekeeping = self._warming = None
+        if self.worker is not None:
+            await self.worker.stop(self.settings.server.graceful_timeout_seconds)
+            self.worker = None
+        await self._system_http.aclose()
         await self.platforms.close()
         await self.services.close()
         await self.services.engine.dispose()

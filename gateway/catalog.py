@@ -30,6 +30,8 @@ class BuildContext:
     catalog: Catalog
     connectors: Mapping[str, Any] = field(default_factory=dict)
     """Connector of each platform, by name, for the system APIs' route factories."""
+    runtime: Any = None
+    """The process tier's :class:`~process_apis.flow.runtime.Runtime`, for the process APIs."""
 
 
 @dataclass(frozen=True, slots=True)

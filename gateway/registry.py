@@ -9,6 +9,7 @@ from gateway.catalog import ApiDescriptor, BuildContext, Catalog
 from gateway.identity import identity_handlers
 from gateway.ops import ops_handlers
 from gateway.platforms import PLATFORMS, PlatformSpec
+from gateway.processes import ProcessSpec, discover
 
 __all__ = ["default_catalog"]
 
@@ -36,6 +37,25 @@ def _system_api(spec: PlatformSpec) -> ApiDescriptor:
         prefixes=(api.PREFIX,),
         scopes=api.SCOPES,
         routes=routes,
+    )
+
+
+def _process_api(spec: ProcessSpec) -> ApiDescriptor:
+    api = spec.api_module()
+
+    def routes(context: BuildContext) -> list[Any]:
+        return list(api.routes(context.runtime))
+
+    return ApiDescriptor(
+        name=api.NAME,
+        tier="process",
+        major=1,
+        owner="finance-integration",
+        summary=api.SUMMARY,
+        prefixes=(api.PREFIX,),
+        scopes=api.SCOPES,
+        routes=routes,
+        policies=getattr(api, "POLICIES", None),
     )
 
 
@@ -77,5 +97,6 @@ def default_catalog() -> Catalog:
                 policies=("correlation", "threat"),
             ),
             *(_system_api(spec) for spec in PLATFORMS),
+            *(_process_api(spec) for spec in discover()),
         )
     )

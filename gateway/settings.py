@@ -26,8 +26,10 @@ from policies.config import (
     ThreatConfig,
     ThrottlingConfig,
 )
+from process_apis.flow.worker import WorkerConfig
 
 __all__ = [
+    "FlowSettings",
     "LoggingSettings",
     "PlatformSettings",
     "ServerSettings",
@@ -94,6 +96,15 @@ class PlatformSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     """Settings of the embedded sandbox: ``seed``, ``faults``, ``webhook_url``, ``data_path``…"""
 
 
+class FlowSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The process tier's flows and the worker that runs them."""
+
+    system_url: str | None = None
+    """Base URL of the gateway serving the system APIs; unset = call them in-process."""
+    worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
+    """Leases, batches and retries of the flow worker."""
+
+
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything Finrail can be told; every field has a working embedded default."""
 
@@ -121,6 +132,8 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Per-API policy overrides, keyed by catalog name (``admin``, ``identity``, …)."""
     platforms: dict[str, PlatformSettings] = msgspec.field(default_factory=dict)
     """The platforms behind the system APIs, keyed by name (``erp``, ``expense``, …)."""
+    flows: FlowSettings = msgspec.field(default_factory=FlowSettings)
+    """Flows of the process tier and their worker."""
 
     @property
     def database_url(self) -> str:

@@ -24,8 +24,10 @@ import msgspec
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from policies.config import INTERNAL_TIER
 from policies.tables import clients
 
 __all__ = ["SCOPE_PATTERN", "ClientRecord", "ClientRegistry", "ClientStatus"]
@@ -162,6 +164,36 @@ class ClientRegistry:
                 )
             )
         return record, secret
+
+    async def ensure_service(self, client_id: str, name: str, scopes: Sequence[str]) -> ClientRecord:
+        """The service client Finrail itself calls its APIs with, created on first use.
+
+        It is of the internal tier and has no usable secret: its tokens are minted in-process
+        by whoever can read the signing keys. Its scopes follow the catalog; an operator who
+        disables it stops the flows, and that choice is kept.
+        """
+        checked = _check_scopes(scopes)
+        existing = await self.get(client_id)
+        if existing is None:
+            now = datetime.now(UTC)
+            unusable = await asyncio.to_thread(self.hasher.hash, secrets.token_urlsafe(32))
+            async with self._connection(None) as c:
+                await c.execute(
+                    self._insert_missing().values(
+                        client_id=client_id, name=name, secret_hash=unusable, scopes=list(checked),
+                        tier=INTERNAL_TIER, status="active", subject=None, created_at=now, updated_at=now,
+                    )
+                )
+            existing = await self.get(client_id)
+            if existing is None:
+                raise RuntimeError(f"service client {client_id} vanished right after it was created")
+        if set(existing.scopes) != set(checked):
+            existing = await self._update(client_id, None, scopes=list(checked)) or existing
+        return existing
+
+    def _insert_missing(self) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(clients).on_conflict_do_nothing(index_elements=["client_id"])
 
     async def list(
         self,

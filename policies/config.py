@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "INTERNAL_TIER",
     "AuditConfig",
     "AuthConfig",
     "IdempotencyConfig",
@@ -19,6 +20,11 @@ __all__ = [
     "ThrottlingConfig",
     "TrustedIssuer",
 ]
+
+
+INTERNAL_TIER = "internal"
+"""Tier of Finrail's own service clients (the flow worker): only per-route limits apply to it,
+so the traffic of every flow together is not throttled as if it were one partner application."""
 
 
 class _Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

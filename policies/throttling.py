@@ -22,7 +22,7 @@ from redis.commands.core import AsyncScript
 
 from policies.call import Call, RoutePolicy
 from policies.chain import Policy
-from policies.config import ThrottlingConfig
+from policies.config import INTERNAL_TIER, ThrottlingConfig
 from policies.problems import Problem
 
 __all__ = ["RateDecision", "Throttle", "Throttling", "too_many"]
@@ -269,10 +269,10 @@ class Throttle:
             return plan
         steps: list[_Step] = []
         tier_rate = self.config.tiers.get(tier)
-        if tier_rate:
+        if tier_rate and tier != INTERNAL_TIER:
             rate = self.rate(tier_rate)
             steps.append(_Step(f"tier-{tier}", rate, f"/tier/{rate.suffix}"))
-        if self.config.spike:
+        if self.config.spike and tier != INTERNAL_TIER:
             rate = self.rate(self.config.spike)
             steps.append(_Step("spike", rate, f"/spike/{rate.suffix}"))
         for index, text in enumerate(route.rates):
@@ -302,7 +302,7 @@ class Throttle:
             ``RateLimit-Policy`` field value describing them.
         """
         config = self.config
-        tier = call.tier if call.tier in config.tiers else config.default_tier
+        tier = call.tier if call.tier in config.tiers or call.tier == INTERNAL_TIER else config.default_tier
         plan = self._plan(tier, call.route)
         base = self._prefix + self.identity(call)
         steps = plan.steps

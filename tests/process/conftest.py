@@ -1,0 +1,66 @@
+"""Fixtures of the process tier: the whole gateway, with the worker driven by the test.
+
+``flows_gateway`` is the real gateway (policies, system APIs, embedded sandboxes, process
+APIs) with no background worker; ``run_flows()`` runs the worker until nothing is due, so a
+test sees each flow settle deterministically. Retries wait no time here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.app import Gateway, create_app
+from gateway.settings import Settings, load_settings
+from process_apis.flow.worker import Worker
+from tests.support import Operator, register
+
+
+@pytest.fixture
+def flows_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Embedded settings with the worker left to the test and retries without waiting."""
+    return load_settings(
+        environ={},
+        data_dir=str(tmp_path / "data"),
+        storage={"url": database_url},
+        throttling={"spike": "1000/second"},
+        server={"embedded_worker": False},
+        flows={"worker": {"backoff_base_seconds": 0.0, "backoff_cap_seconds": 0.0, "max_attempts": 3}},
+    )
+
+
+@pytest.fixture
+async def flows_gateway(flows_settings: Settings) -> AsyncIterator[Gateway]:
+    """The whole gateway, started and stopped, without a background worker."""
+    app = create_app(flows_settings)
+    await app.startup()
+    yield app
+    await app.shutdown()
+
+
+@pytest.fixture
+async def flows_client(flows_gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to that gateway in-process."""
+    transport = httpx.ASGITransport(app=flows_gateway, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def flows_operator(flows_gateway: Gateway, flows_client: httpx.AsyncClient) -> Operator:
+    """A gold-tier client with every scope of the catalog."""
+    return await register(flows_gateway, flows_client, sorted(flows_gateway.catalog.scopes))
+
+
+@pytest.fixture
+def run_flows(flows_gateway: Gateway) -> Callable[[], Awaitable[None]]:
+    """Run the worker until no instance is due now."""
+    worker = Worker(flows_gateway.runtime.engine, flows_gateway.runtime.system, name="test-worker")
+
+    async def run() -> None:
+        await worker.run_until_idle()
+
+    return run
