@@ -129,7 +129,8 @@ class Gateway:
         self.platforms = platforms
         self.warm_sandboxes = warm_sandboxes
         scopes = {scope for api in catalog if api.tier in ("system", "process") for scope in api.scopes}
-        self.runtime, self._system_http = process_runtime(settings, services, discover(), scopes, self)
+        self.runtime, self._system_http = process_runtime(settings, services, discover(), scopes, self,
+                                                            platforms.webhook_secrets)
         self.worker: Worker | None = None
         context = BuildContext(settings=settings, catalog=catalog, connectors=platforms.connectors,
                                runtime=self.runtime)

@@ -162,6 +162,7 @@ class Platform:
     spec: PlatformSpec
     connector: Any
     sandbox: Sandbox | None
+    webhook_secret: str | None = None
     """The embedded sandbox, or ``None`` when a real platform is configured."""
 
 
@@ -178,6 +179,11 @@ class Platforms:
     def connectors(self) -> Mapping[str, Any]:
         """Connector by platform name."""
         return {name: platform.connector for name, platform in self.items.items()}
+
+    @property
+    def webhook_secrets(self) -> Mapping[str, str]:
+        """Standard Webhooks secret of each platform whose events Finrail accepts."""
+        return {name: p.webhook_secret for name, p in self.items.items() if p.webhook_secret}
 
     @property
     def sandboxes(self) -> Mapping[str, Sandbox]:
@@ -201,7 +207,7 @@ def _build(spec: PlatformSpec, configured: PlatformSettings, settings: Settings)
     connector_type: Callable[..., Any] = _load(spec.connector)
     if configured.base_url:
         config = _connection(spec, {**configured.connection, "base_url": configured.base_url})
-        return Platform(spec, connector_type(config, None), None)
+        return Platform(spec, connector_type(config, None), None, configured.webhook_secret)
     sandbox_settings = {
         "data_path": str(Path(settings.data_dir).resolve() / f"sandbox-{spec.name}.db"),
         **configured.sandbox,
@@ -220,7 +226,8 @@ def _build(spec: PlatformSpec, configured: PlatformSettings, settings: Settings)
     }
     config = _connection(spec, {**credentials, **configured.connection, "base_url": f"http://sandbox.{spec.name}"})
     transport = DeadlineTransport(httpx.ASGITransport(app=sandbox), config.timeout_seconds)
-    return Platform(spec, connector_type(config, transport), sandbox)
+    return Platform(spec, connector_type(config, transport), sandbox,
+                    configured.webhook_secret or sandbox_config.webhook_secret)
 
 
 def _connection(spec: PlatformSpec, values: dict[str, Any]) -> ConnectionConfig:

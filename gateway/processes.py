@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 import pkgutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -98,6 +98,7 @@ class ServiceTokens:
 
 def process_runtime(
     settings: Settings, services: PolicyServices, specs: Sequence[ProcessSpec], scopes: Iterable[str], app: Any,
+    webhook_secrets: Mapping[str, str],
 ) -> tuple[Runtime, httpx.AsyncClient]:
     """The runtime every process API and the worker share, and the HTTP client it owns.
 
@@ -107,6 +108,7 @@ def process_runtime(
         specs: The process packages.
         scopes: Scopes of the service client.
         app: The gateway's ASGI app, called in-process unless ``[flows] system_url`` is set.
+        webhook_secrets: Secret of each platform whose signed events ``/events`` accepts.
     """
     definitions = [spec.definition() for spec in specs]
     engine = FlowEngine.create(
@@ -126,7 +128,9 @@ def process_runtime(
         http = httpx.AsyncClient(transport=transport, base_url=INTERNAL_BASE_URL, timeout=timeout)
     system = SystemClient(http, ServiceTokens(services, scopes))
     triggers = tuple(trigger for definition in definitions for trigger in definition.triggers)
-    return Runtime(engine=engine, system=system, database=services.engine, triggers=triggers), http
+    runtime = Runtime(engine=engine, system=system, database=services.engine, triggers=triggers,
+                      webhook_secrets=dict(webhook_secrets))
+    return runtime, http
 
 
 def start_worker(runtime: Runtime) -> Worker:

@@ -94,6 +94,9 @@ class PlatformSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     """Connector settings: timeouts, retries, breaker, outbound rate, credentials (see README)."""
     sandbox: dict[str, Any] = msgspec.field(default_factory=dict)
     """Settings of the embedded sandbox: ``seed``, ``faults``, ``webhook_url``, ``data_path``…"""
+    webhook_secret: str | None = None
+    """Standard Webhooks secret (``whsec_…``) the platform signs its events to ``/events/<name>``
+    with; unset = the embedded sandbox's secret, or no events accepted from a real platform."""
 
 
 class FlowSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -16,59 +16,45 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter, RawBody
+from litestar.openapi import ResponseSpec
+from litestar.params import Body, PathParameter, QueryParameter
 
 from platforms.kit.app import SandboxState
 from platforms.planning.auth import require_basic
+from platforms.planning.bodies import MAX_ADJUSTMENTS, AdjustmentIn, StrictBody
 from platforms.planning.errors import ConcurError, exception_handlers
+from platforms.planning.schemas import (
+    AdjustmentDoc,
+    AdjustmentPage,
+    BudgetItemDetailDoc,
+    BudgetItemHeaderDoc,
+    BudgetVersionDoc,
+    DetailPage,
+    FiscalYearDoc,
+    HeaderPage,
+    answer,
+    error_specs,
+)
 
 __all__ = ["BASE", "AdjustmentIn", "api_router"]
 
 BASE = "/budget/v4"
 Sandbox = NamedDependency[SandboxState]
-Id = Annotated[str, PathParameter(min_length=1, max_length=64)]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9)]
-Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
-T = TypeVar("T")
+Id = Annotated[str, PathParameter(min_length=1, max_length=64, description="The id of the object.")]
+Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
 
 ALERT_PERCENT = Decimal(80)
 MINOR_UNITS = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "CHF": 2}
-_AMOUNTS = frozenset({"amount", "annualBudget", "adjustedBudgetAmount", "availableAmount", "pendingAmount",
-                      "spendAmount", "consumedPercent", "unExpensedAmount"})
-_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
-class AdjustmentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """One element of ``POST /budget/v4/adjustments`` (Concur's BudgetAdjustmentsExternal + extensions)."""
-
-    amountType: Literal["PENDING_AMOUNT", "SPENT_AMOUNT"]  # noqa: N815 - vendor field
-    amount: Decimal
-    adjustmentType: Literal["EXPENSE", "PAYMENT_REQUEST", "PURCHASE_REQUEST", "REQUEST"] = "EXPENSE"  # noqa: N815
-    budgetItemDetailId: str | None = None  # noqa: N815 - extension: the line itself
-    budgetItemName: str | None = None  # noqa: N815 - Concur: the budget by name ...
-    fiscalPeriodName: str | None = None  # noqa: N815 - ... and the period by name
-    externalReference: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None  # noqa: N815
-    currencyCode: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None  # noqa: N815
-    description: Annotated[str, msgspec.Meta(max_length=255)] | None = None
-    transactionDate: dt.date | None = None  # noqa: N815 - vendor field
-
-
-def _render(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: Decimal(v) if k in _AMOUNTS and isinstance(v, str) else _render(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render(v) for v in value]
-    return value
-
-
-def _json(content: Any, status: int = 200) -> Response[bytes]:
-    return Response(_encoder.encode(_render(content)), status_code=status, media_type="application/json")
+def _ok(type_: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(type_, description=description, generate_examples=False)
 
 
 def _amounts(budget: Decimal, spent: Decimal, pending: Decimal) -> dict[str, Any]:
@@ -114,20 +100,23 @@ def _cost_object(doc: dict[str, Any], list_name: str) -> str | None:
     return next((c["code"] for c in doc["costObjects"] if c["listName"] == list_name), None)
 
 
-@get(f"{BASE}/fiscalYear", sync_to_thread=False)
+@get(f"{BASE}/fiscalYear", sync_to_thread=False,
+     responses={200: _ok(list[FiscalYearDoc], "Every fiscal year (a bare array, as Concur answers)."),
+                **error_specs()})
 def list_fiscal_years(sandbox: Sandbox) -> Response[bytes]:
     """Fiscal years with their monthly periods (Concur answers a bare array here)."""
-    return _json(sandbox.store.all("fiscal_years"))
+    return answer(list[FiscalYearDoc], sandbox.store.all("fiscal_years"))
 
 
-@get(f"{BASE}/budgetItemHeader", sync_to_thread=False)
+@get(f"{BASE}/budgetItemHeader", sync_to_thread=False,
+     responses={200: _ok(HeaderPage, "One page of budgets."), **error_specs()})
 def list_headers(request: Request[Any, Any, Any], sandbox: Sandbox, offset: Offset = 0,
                  limit: Limit = 25) -> Response[bytes]:
     """Budgets, one page at a time, each with its lines and balances."""
     headers = sandbox.store.all("budget_headers")
     page = _page(request, "budgetItemHeaders", headers, offset, limit)
     page["budgetItemHeaders"] = [_header_view(sandbox, h) for h in page["budgetItemHeaders"]]
-    return _json(page)
+    return answer(HeaderPage, page)
 
 
 def _header(sandbox: SandboxState, header_id: str) -> dict[str, Any]:
@@ -137,28 +126,33 @@ def _header(sandbox: SandboxState, header_id: str) -> dict[str, Any]:
     return header
 
 
-@get(f"{BASE}/budgetItemHeader/{{id:str}}", sync_to_thread=False)
+@get(f"{BASE}/budgetItemHeader/{{id:str}}", sync_to_thread=False,
+     responses={200: _ok(BudgetItemHeaderDoc, "The budget with its lines."), **error_specs(404)})
 def get_header(sandbox: Sandbox, id: Id) -> Response[bytes]:
     """One budget with its lines and balances."""
-    return _json(_header_view(sandbox, _header(sandbox, id)))
+    return answer(BudgetItemHeaderDoc, _header_view(sandbox, _header(sandbox, id)))
 
 
-@get(f"{BASE}/budgetItemHeader/{{id:str}}/versions", sync_to_thread=False)
+@get(f"{BASE}/budgetItemHeader/{{id:str}}/versions", sync_to_thread=False,
+     responses={200: _ok(list[BudgetVersionDoc], "Every version, the active one last."), **error_specs(404)})
 def list_versions(sandbox: Sandbox, id: Id) -> Response[bytes]:
     """Extension: every version of a budget (the active one last), with its amounts per period."""
     _header(sandbox, id)
     versions = sorted(sandbox.store.find("budget_versions", budgetItemHeaderId=id), key=lambda v: v["number"])
-    return _json(versions)
+    return answer(list[BudgetVersionDoc], versions)
 
 
-@get(f"{BASE}/budgetItemDetail", sync_to_thread=False)
+@get(f"{BASE}/budgetItemDetail", sync_to_thread=False,
+     responses={200: _ok(DetailPage, "One page of budget lines."), **error_specs()})
 def list_details(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
-    entity: Annotated[str | None, QueryParameter(max_length=16)] = None,
-    costCenter: Annotated[str | None, QueryParameter(max_length=16)] = None,  # noqa: N803 - vendor style
-    fiscalPeriodName: Annotated[str | None, QueryParameter(max_length=32)] = None,  # noqa: N803
-    fiscalYear: Annotated[int | None, QueryParameter(ge=1900, le=2999)] = None,  # noqa: N803
+    entity: Annotated[str | None, QueryParameter(max_length=16, description="Legal entity code.")] = None,
+    costCenter: Annotated[str | None, QueryParameter(  # noqa: N803 - vendor style
+        max_length=16, description="Cost center code.")] = None,
+    fiscalPeriodName: Annotated[str | None, QueryParameter(  # noqa: N803
+        max_length=32, description="Fiscal period, e.g. `2026-02`.")] = None,
+    fiscalYear: Annotated[int | None, QueryParameter(ge=1900, le=2999, description="Fiscal year.")] = None,  # noqa: N803
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Response[bytes]:
@@ -172,32 +166,43 @@ def list_details(
     ]
     page = _page(request, "budgetItemDetails", details, offset, limit)
     page["budgetItemDetails"] = [_detail_view(d) for d in page["budgetItemDetails"]]
-    return _json(page)
+    return answer(DetailPage, page)
 
 
-@get(f"{BASE}/budgetItemDetail/{{id:str}}", sync_to_thread=False)
+@get(f"{BASE}/budgetItemDetail/{{id:str}}", sync_to_thread=False,
+     responses={200: _ok(BudgetItemDetailDoc, "The budget line with its balances."), **error_specs(404)})
 def get_detail(sandbox: Sandbox, id: Id) -> Response[bytes]:
     """Extension: one budget line with its balances."""
     doc = sandbox.store.get("budget_details", id)
     if doc is None:
         raise ConcurError(404, f"no budget item detail {id}")
-    return _json(_detail_view(doc))
+    return answer(BudgetItemDetailDoc, _detail_view(doc))
 
 
-@get(f"{BASE}/adjustments", sync_to_thread=False)
+@get(f"{BASE}/adjustments", sync_to_thread=False,
+     responses={200: _ok(AdjustmentPage, "One page of the adjustment log."), **error_specs()})
 def list_adjustments(
     request: Request[Any, Any, Any],
     sandbox: Sandbox,
-    budgetItemDetailId: Annotated[str | None, QueryParameter(max_length=64)] = None,  # noqa: N803
-    externalReference: Annotated[str | None, QueryParameter(max_length=64)] = None,  # noqa: N803
-    amountType: Annotated[Literal["PENDING_AMOUNT", "SPENT_AMOUNT"] | None, QueryParameter()] = None,  # noqa: N803
+    budgetItemDetailId: Annotated[str | None, QueryParameter(  # noqa: N803 - vendor style
+        max_length=64, description="Only adjustments of this budget line.")] = None,
+    externalReference: Annotated[str | None, QueryParameter(  # noqa: N803
+        max_length=64, description="Only the adjustment booked with this reference.")] = None,
+    amountType: Annotated[Literal["PENDING_AMOUNT", "SPENT_AMOUNT"] | None, QueryParameter(  # noqa: N803
+        description="Only commitments (PENDING_AMOUNT) or actuals (SPENT_AMOUNT).")] = None,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Response[bytes]:
     """Extension: the adjustment log, filtered (newest last)."""
     equals = {k: v for k, v in {"budgetItemDetailId": budgetItemDetailId, "externalReference": externalReference,
                                 "amountType": amountType}.items() if v is not None}
-    return _json(_page(request, "adjustments", sandbox.store.find("adjustments", **equals), offset, limit))
+    return answer(AdjustmentPage,
+                  _page(request, "adjustments", sandbox.store.find("adjustments", **equals), offset, limit))
+
+
+def _unprocessable(message: str, error_id: str, field: str, problem: str) -> ConcurError:
+    """A well-formed request that a business rule refuses (422)."""
+    return ConcurError(422, message, error_id=error_id, fields={field: problem})
 
 
 def _resolve_line(sandbox: SandboxState, item: AdjustmentIn, index: int) -> dict[str, Any]:
@@ -208,9 +213,6 @@ def _resolve_line(sandbox: SandboxState, item: AdjustmentIn, index: int) -> dict
             raise ConcurError(404, f"no budget item detail {item.budgetItemDetailId}",
                               fields={f"{field}.budgetItemDetailId": "unknown"})
         return doc
-    if not (item.budgetItemName and item.fiscalPeriodName):
-        raise ConcurError(400, "name the line: budgetItemDetailId, or budgetItemName and fiscalPeriodName",
-                          fields={f"{field}.budgetItemDetailId": "required"})
     found = [d for d in sandbox.store.find("budget_details", budgetName=item.budgetItemName)
              if d["fiscalPeriod"]["name"] == item.fiscalPeriodName]
     if not found:
@@ -219,60 +221,69 @@ def _resolve_line(sandbox: SandboxState, item: AdjustmentIn, index: int) -> dict
     return found[0]
 
 
-@post(f"{BASE}/adjustments", sync_to_thread=False)
-def save_adjustments(sandbox: Sandbox, body: RawBody) -> Response[bytes]:
+def _checked_amount(item: AdjustmentIn, line: dict[str, Any], index: int) -> Decimal:
+    """The amount, at the currency's scale; refuses a currency or scale the line's budget does not take."""
+    currency = line["currencyCode"]
+    if item.currencyCode and item.currencyCode != currency:
+        raise _unprocessable(f"the budget is in {currency}, not {item.currencyCode}", "currency.mismatch",
+                             f"[{index}].currencyCode", "currency mismatch")
+    places = MINOR_UNITS.get(currency, 2)
+    exponent = item.amount.as_tuple().exponent
+    if not item.amount.is_finite() or not isinstance(exponent, int) or -exponent > places:
+        raise _unprocessable(f"{currency} amounts allow {places} decimals", "amount.scale",
+                             f"[{index}].amount", "too many decimals")
+    if line["budgetItemDetailStatusType"] != "OPEN":
+        raise _unprocessable(f"fiscal period {line['fiscalPeriod']['name']} is closed for this budget",
+                             "period.closed", f"[{index}]", "period closed")
+    return item.amount.quantize(Decimal(1).scaleb(-places))
+
+
+@post(f"{BASE}/adjustments", sync_to_thread=False, dto=StrictBody[list[AdjustmentIn]], return_dto=None,
+      responses={201: _ok(list[AdjustmentDoc], "The adjustments booked, in the order given."),
+                 **error_specs(404, 409, 422)})
+def save_adjustments(
+    sandbox: Sandbox,
+    data: Annotated[list[AdjustmentIn], Body(
+        min_items=1, max_items=MAX_ADJUSTMENTS,
+        description="The adjustments to book, all or nothing (Concur's BudgetAdjustmentsExternal).")],
+    useMonthlyRollingUpdate: Annotated[bool, QueryParameter(  # noqa: N803 - vendor parameter
+        description="Concur's rolling update; the sandbox keeps every adjustment either way.")] = False,
+) -> Response[bytes]:
     """Book spend (actuals) or pending (commitments) amounts; all or nothing.
 
     An ``externalReference`` already booked answers 409, so a retried request never books twice.
     """
-    try:
-        items = msgspec.json.decode(body or b"null", type=list[AdjustmentIn])
-    except msgspec.ValidationError as exc:
-        raise ConcurError(400, f"the request body is not valid: {exc}", error_id="invalid.body") from exc
-    except msgspec.DecodeError as exc:
-        raise ConcurError(400, f"the request body is not valid JSON: {exc}", error_id="invalid.body") from exc
-    if not items:
-        raise ConcurError(400, "give at least one adjustment", error_id="invalid.body")
-    lines: list[dict[str, Any]] = []
+    lines: list[tuple[dict[str, Any], Decimal]] = []
     references: set[str] = set()
-    for index, item in enumerate(items):
+    for index, item in enumerate(data):
         line = _resolve_line(sandbox, item, index)
-        currency = line["currencyCode"]
-        if item.currencyCode and item.currencyCode != currency:
-            raise ConcurError(400, f"the budget is in {currency}, not {item.currencyCode}",
-                              fields={f"[{index}].currencyCode": "currency mismatch"})
-        if not item.amount.is_finite() or -item.amount.as_tuple().exponent > MINOR_UNITS.get(currency, 2):  # type: ignore[operator]
-            raise ConcurError(400, f"{currency} amounts allow {MINOR_UNITS.get(currency, 2)} decimals",
-                              fields={f"[{index}].amount": "too many decimals"})
-        if line["budgetItemDetailStatusType"] != "OPEN":
-            raise ConcurError(400, f"fiscal period {line['fiscalPeriod']['name']} is closed for this budget",
-                              error_id="period.closed", fields={f"[{index}]": "period closed"})
+        amount = _checked_amount(item, line, index)
         reference = item.externalReference
         if reference and (reference in references or sandbox.store.find("adjustments", externalReference=reference)):
             raise ConcurError(409, f"an adjustment with externalReference {reference} exists",
                               error_id="duplicate.reference", fields={f"[{index}].externalReference": "duplicate"})
         if reference:
             references.add(reference)
-        lines.append(line)
+        lines.append((line, amount))
     saved = []
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    for item, line in zip(items, lines, strict=True):
+    for item, (line, amount) in zip(data, lines, strict=True):
         line = sandbox.store.get("budget_details", line["id"]) or line  # earlier items may have moved it
         key = "spendAmount" if item.amountType == "SPENT_AMOUNT" else "pendingAmount"
-        line[key] = str(Decimal(line[key]) + item.amount)
+        line[key] = str(Decimal(line[key]) + amount)
         sandbox.store.put("budget_details", line["id"], line)
         adjustment_id = str(uuid.UUID(int=sandbox.rng.getrandbits(128), version=4))
         adjustment = {
             "id": adjustment_id, "externalReference": item.externalReference, "budgetItemDetailId": line["id"],
             "budgetItemName": line["budgetName"], "fiscalPeriodName": line["fiscalPeriod"]["name"],
-            "amountType": item.amountType, "adjustmentType": item.adjustmentType, "amount": str(item.amount),
+            "amountType": item.amountType, "adjustmentType": item.adjustmentType, "amount": str(amount),
             "currencyCode": line["currencyCode"], "description": item.description,
             "transactionDate": (item.transactionDate or dt.date.fromisoformat(stamp[:10])).isoformat(),
             "createdDate": stamp,
         }
         sandbox.store.put("adjustments", adjustment_id, adjustment)
         saved.append(adjustment)
-    return _json(saved, 201)
+    return answer(list[AdjustmentDoc], saved, 201)
 
 
 def api_router() -> Router:

@@ -1,18 +1,26 @@
-"""Request bodies the sandbox accepts on creates and updates.
+"""Request bodies the sandbox accepts on creates and updates, and how they are decoded.
 
 Ids, totals, statuses and timestamps are the platform's to set, so they are not part of a
 create body; a body with an unknown field is refused, which catches a connector that
 misspells a hyphenated name.
+
+Bodies are decoded strictly (:class:`StrictBody`): what the OpenAPI document promises to
+refuse is refused. ``"true"`` is not a boolean, ``"1"`` is not an id, and ``2`` is not a
+quantity: Coupa's decimals are JSON strings, so a JSON number where one is expected is a 400.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Generator
 from datetime import date
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import msgspec
+from litestar.dto import AbstractDTO
+from litestar.typing import FieldDefinition
 
+from platforms.procurement.common import CoupaError
 from platforms.procurement.models import (
     Account,
     Address,
@@ -25,6 +33,12 @@ from platforms.procurement.models import (
     UserRef,
 )
 
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.dto._backend import DTOBackend
+    from litestar.dto.data_structures import DTOFieldDefinition
+    from litestar.openapi.spec import Reference, Schema
+
 __all__ = [
     "InvoiceCreate",
     "InvoiceLineCreate",
@@ -33,9 +47,14 @@ __all__ = [
     "ReceiptCreate",
     "RequisitionCreate",
     "RequisitionLineCreate",
+    "StrictBody",
     "SupplierCreate",
     "SupplierUpdate",
+    "convert_strictly",
+    "decode_strictly",
 ]
+
+B = TypeVar("B")
 
 POSITIVE_PATTERN = (
     r"^([1-9][0-9]{0,11}(\.[0-9]{1,6})?"
@@ -46,15 +65,10 @@ look-ahead so that schema-driven generators can produce it."""
 NON_NEGATIVE_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,6})?$"
 """A decimal string of zero or more (at most 18 integer digits and 6 decimals)."""
 
-Positive = Annotated[
-    Decimal,
-    msgspec.Meta(extra_json_schema={"description": "Decimal string above 0.", "extra": {"pattern": POSITIVE_PATTERN}}),
-]
-NonNegative = Annotated[
-    Decimal,
-    msgspec.Meta(extra_json_schema={"description": "Decimal string, 0 or more.",
-                                    "extra": {"pattern": NON_NEGATIVE_PATTERN}}),
-]
+Positive = Annotated[str, msgspec.Meta(pattern=POSITIVE_PATTERN, description="Decimal string above 0.")]
+"""A quantity: a JSON string (Coupa's decimals are strings; a JSON number is refused)."""
+NonNegative = Annotated[str, msgspec.Meta(pattern=NON_NEGATIVE_PATTERN, description="Decimal string, 0 or more.")]
+"""A price: a JSON string of 0 or more."""
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
@@ -62,17 +76,110 @@ class _Body(msgspec.Struct, rename="kebab", kw_only=True, forbid_unknown_fields=
     """Base of request bodies: hyphenated names, unknown fields refused."""
 
 
-def _decimals(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+_MEANINGS = {
+    POSITIVE_PATTERN: "a decimal string above 0 (at most 12 digits before the point and 6 after)",
+    NON_NEGATIVE_PATTERN: "a decimal string of 0 or more (at most 18 digits before the point and 6 after)",
+}
+_WHERE = re.compile(r"^(?P<message>.*) - at `\$\.?(?P<path>.*)`$", re.DOTALL)
 
 
-def _check_amounts(quantity: Decimal, price: Decimal) -> None:
-    """Check line amounts here (the bounds of the patterns), because msgspec cannot bound Decimals."""
-    if not quantity.is_finite() or quantity <= 0 or quantity >= 10**12 or _decimals(quantity) > 6:
-        raise ValueError("quantity must be greater than 0, below 10^12, with at most 6 decimals")
-    if not price.is_finite() or price < 0 or price >= 10**18 or _decimals(price) > 6:
-        raise ValueError("price must be 0 or more, below 10^18, with at most 6 decimals")
+def _shape_error(exc: msgspec.ValidationError) -> str:
+    """A msgspec message said the Coupa way: ``requisition-lines[0].quantity: Expected ...``."""
+    text = str(exc)
+    for pattern, meaning in _MEANINGS.items():
+        text = text.replace(f"`str` matching regex {pattern!r}", meaning)
+    where = _WHERE.match(text)
+    if where is None:
+        return f"body: {text}"
+    return f"{where['path'] or 'body'}: {where['message']}"
+
+
+def _integral_floats(doc: Any) -> Any:
+    """JSON Schema's view of numbers: ``130.0`` is an integer, so it is one here too (in place)."""
+    if isinstance(doc, float):
+        return int(doc) if doc.is_integer() else doc
+    stack = [doc]
+    while stack:  # a loop, not recursion: a deeply nested body must not exhaust the stack
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, item in list(items):
+            if isinstance(item, float) and item.is_integer():
+                node[key] = int(item)
+            elif isinstance(item, dict | list):
+                stack.append(item)
+    return doc
+
+
+def convert_strictly(doc: Any, type_: type[B]) -> B:
+    """Convert a parsed JSON body into ``type_`` without coercion (``"true"`` is no boolean).
+
+    Raises:
+        CoupaError: 400 when the body is not of the documented shape.
+    """
+    try:
+        return msgspec.convert(_integral_floats(doc), type_, strict=True)
+    except msgspec.ValidationError as exc:
+        raise CoupaError(400, _shape_error(exc)) from None
+
+
+def decode_strictly(raw: bytes, type_: type[B]) -> B:
+    """Decode a JSON request body into ``type_`` as the OpenAPI document describes it.
+
+    No coercion: a string is no boolean, number or id, and a number is no decimal string. A
+    number with a zero fraction is an integer, as in JSON Schema.
+
+    Raises:
+        CoupaError: 400 when the body is not JSON or not of the documented shape.
+    """
+    try:
+        doc = msgspec.json.decode(raw)
+    except RecursionError:
+        raise CoupaError(400, "the body is nested too deeply") from None
+    except msgspec.DecodeError as exc:
+        raise CoupaError(400, f"the body is not valid JSON: {exc}") from None
+    return convert_strictly(doc, type_)
+
+
+class StrictBody(AbstractDTO[B]):
+    """A route's ``data`` decoded with :func:`decode_strictly`, documented as the plain Struct.
+
+    Litestar decodes a ``data`` parameter with ``strict=False``, turning ``"true"`` into a
+    boolean and ``"12"`` into an id, although its own document says such a body is refused.
+    A DTO is Litestar's one hook between the raw body and the handler; this one only decodes
+    (``dto=StrictBody[SupplierCreate], return_dto=None``) and leaves the document as it was.
+    """
+
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
+        """No transfer model: the body Struct is decoded as it is."""
+        yield from ()
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        """No transfer model, so nothing is nested."""
+        return False
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: type[DTOBackend] | None = None
+    ) -> None:
+        """No backend to build."""
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        """The request body's schema: the Struct's own component, as without the DTO."""
+        plain = FieldDefinition.from_annotation(cls.model_type, kwarg_definition=field_definition.kwarg_definition)
+        return schema_creator.for_field_definition(plain)
+
+    def decode_bytes(self, value: bytes) -> B:
+        """The body, strictly decoded."""
+        return decode_strictly(value, self.model_type)
+
+    def decode_builtins(self, value: dict[str, Any]) -> B:
+        """A body already parsed (a form), converted without coercion."""
+        return convert_strictly(value, self.model_type)
 
 
 class SupplierCreate(_Body):
@@ -141,8 +248,6 @@ class RequisitionLineCreate(_Body):
     need_by_date: date | None = None
     """When it is needed."""
 
-    def __post_init__(self) -> None:
-        _check_amounts(self.quantity, self.unit_price)
 
 
 class RequisitionCreate(_Body):
@@ -176,8 +281,6 @@ class OrderLineCreate(_Body):
     need_by_date: date | None = None
     """When it is needed."""
 
-    def __post_init__(self) -> None:
-        _check_amounts(self.quantity, self.price)
 
 
 class PurchaseOrderCreate(_Body):
@@ -209,8 +312,6 @@ class ReceiptCreate(_Body):
     custom_fields: CustomFields = msgspec.field(default_factory=dict)
     """Site fields."""
 
-    def __post_init__(self) -> None:
-        _check_amounts(self.quantity, Decimal(0))
 
 
 class InvoiceLineCreate(_Body):
@@ -229,8 +330,6 @@ class InvoiceLineCreate(_Body):
     account: Account | None = None
     """Account string."""
 
-    def __post_init__(self) -> None:
-        _check_amounts(self.quantity, self.price)
 
 
 class InvoiceCreate(_Body):

@@ -16,7 +16,7 @@ from litestar.params import JSONBody, PathParameter, QueryParams
 
 from platforms.kit.app import SandboxState
 from platforms.procurement.auth import authorize
-from platforms.procurement.bodies import InvoiceCreate
+from platforms.procurement.bodies import InvoiceCreate, StrictBody
 from platforms.procurement.common import (
     CHANGE_ERRORS,
     LIST_ERRORS,
@@ -56,7 +56,8 @@ def get_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> In
     return load(sandbox.store, "invoices", Invoice, id, "invoice")
 
 
-@post("/api/invoices", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
+@post("/api/invoices", status_code=201, dto=StrictBody[InvoiceCreate], return_dto=None,
+       sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[InvoiceCreate]) -> Invoice:
     """Create a draft invoice."""
     authorize(request, sandbox, "core.invoice.write")
@@ -81,9 +82,10 @@ def create_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, data: JSON
                 raise CoupaError(422, f"invoice line {number}: order line {line.order_line_id} is not on "
                                       f"purchase order {line.po_number}")
             header_id, line_num = order.id, billed[0].line_num if billed else None
+        price, quantity = Decimal(line.price), Decimal(line.quantity)
         lines.append(InvoiceLine(
             id=store.next_number("invoice_lines.id", 1), line_num=number, description=line.description,
-            price=line.price, quantity=line.quantity, total=line.price * line.quantity, po_number=line.po_number,
+            price=price, quantity=quantity, total=price * quantity, po_number=line.po_number,
             order_line_id=line.order_line_id, order_header_id=header_id, order_line_num=line_num, account=line.account,
         ))
     moment = now()

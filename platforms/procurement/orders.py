@@ -20,7 +20,7 @@ from litestar.params import JSONBody, PathParameter, QueryParams
 from platforms.kit.app import SandboxState
 from platforms.kit.store import Store
 from platforms.procurement.auth import authorize
-from platforms.procurement.bodies import PurchaseOrderCreate, ReceiptCreate, RequisitionCreate
+from platforms.procurement.bodies import PurchaseOrderCreate, ReceiptCreate, RequisitionCreate, StrictBody
 from platforms.procurement.common import (
     CHANGE_ERRORS,
     LIST_ERRORS,
@@ -85,7 +85,8 @@ def get_requisition(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -
     return load(sandbox.store, "requisitions", Requisition, id, "requisition")
 
 
-@post("/api/requisitions", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
+@post("/api/requisitions", status_code=201, dto=StrictBody[RequisitionCreate], return_dto=None,
+       sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_requisition(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[RequisitionCreate]
 ) -> Requisition:
@@ -100,9 +101,10 @@ def create_requisition(
         supplier = None
         if line.supplier is not None:
             supplier = supplier_ref(load(store, "suppliers", Supplier, line.supplier.id, "supplier"))
+        quantity, unit_price = Decimal(line.quantity), Decimal(line.unit_price)
         lines.append(RequisitionLine(
             id=store.next_number("requisition_lines.id", 1), line_num=number, description=line.description,
-            quantity=line.quantity, unit_price=line.unit_price, total=line.quantity * line.unit_price,
+            quantity=quantity, unit_price=unit_price, total=quantity * unit_price,
             currency=currency, account=line.account, supplier=supplier, need_by_date=line.need_by_date,
         ))
     moment = now()
@@ -150,7 +152,8 @@ def get_purchase_order(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id
     return load(sandbox.store, "purchase_orders", PurchaseOrder, id, "purchase order")
 
 
-@post("/api/purchase_orders", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
+@post("/api/purchase_orders", status_code=201, dto=StrictBody[PurchaseOrderCreate], return_dto=None,
+       sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_purchase_order(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[PurchaseOrderCreate]
 ) -> PurchaseOrder:
@@ -171,9 +174,10 @@ def create_purchase_order(
         currency = line.currency or data.currency
         if currency.code != data.currency.code:
             raise CoupaError(422, f"order line {number}: currency {currency.code} differs from {data.currency.code}")
+        quantity, price = Decimal(line.quantity), Decimal(line.price)
         lines.append(OrderLine(
-            id=_line_id(store), line_num=number, description=line.description, quantity=line.quantity,
-            price=line.price, total=line.quantity * line.price, currency=currency, account=line.account,
+            id=_line_id(store), line_num=number, description=line.description, quantity=quantity,
+            price=price, total=quantity * price, currency=currency, account=line.account,
             need_by_date=line.need_by_date,
         ))
     moment = now()
@@ -251,7 +255,8 @@ def get_receipt(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Re
     return load(sandbox.store, "receiving_transactions", ReceivingTransaction, id, "receiving transaction")
 
 
-@post("/api/receiving_transactions", status_code=201, sync_to_thread=False, responses=CHANGE_ERRORS)
+@post("/api/receiving_transactions", status_code=201, dto=StrictBody[ReceiptCreate], return_dto=None,
+       sync_to_thread=False, responses=CHANGE_ERRORS)
 def create_receipt(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[ReceiptCreate]
 ) -> ReceivingTransaction:
@@ -259,18 +264,19 @@ def create_receipt(
     authorize(request, sandbox, "core.purchase_order.write")
     store = sandbox.store
     order, line = find_order_line(store, data.order_line.id)
+    quantity = Decimal(data.quantity)
     if order.status != "issued":
         raise CoupaError(422, f"purchase order {order.po_number} is {order.status}; only issued orders take receipts")
-    if line.received + data.quantity > line.quantity:
-        raise CoupaError(422, f"order line {line.id}: receiving {data.quantity} would exceed the ordered "
+    if line.received + quantity > line.quantity:
+        raise CoupaError(422, f"order line {line.id}: receiving {quantity} would exceed the ordered "
                               f"{line.quantity} ({line.received} already received)")
     moment = now()
-    lines = [msgspec.structs.replace(x, received=x.received + data.quantity) if x.id == line.id else x
+    lines = [msgspec.structs.replace(x, received=x.received + quantity) if x.id == line.id else x
              for x in order.order_lines]
     save(store, "purchase_orders", msgspec.structs.replace(order, order_lines=lines, updated_at=moment))
     receipt = ReceivingTransaction(
         id=next_id(store, "receiving_transactions"), created_at=moment,
-        transaction_date=data.transaction_date or moment.date(), quantity=data.quantity,
+        transaction_date=data.transaction_date or moment.date(), quantity=quantity,
         order_line=OrderLineRef(id=line.id, line_num=line.line_num, order_header_id=order.id,
                                 po_number=order.po_number),
         custom_fields=data.custom_fields,

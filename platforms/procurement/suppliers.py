@@ -15,7 +15,7 @@ from litestar.params import JSONBody, PathParameter, QueryParams
 
 from platforms.kit.app import SandboxState
 from platforms.procurement.auth import authorize
-from platforms.procurement.bodies import SupplierCreate, SupplierUpdate
+from platforms.procurement.bodies import StrictBody, SupplierCreate, SupplierUpdate
 from platforms.procurement.common import (
     CHANGE_ERRORS,
     CREATE_ERRORS,
@@ -51,7 +51,8 @@ def get_supplier(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> S
     return load(sandbox.store, "suppliers", Supplier, id, "supplier")
 
 
-@post("/api/suppliers", status_code=201, sync_to_thread=False, responses=CREATE_ERRORS)
+@post("/api/suppliers", status_code=201, dto=StrictBody[SupplierCreate], return_dto=None,
+       sync_to_thread=False, responses=CREATE_ERRORS)
 def create_supplier(
     request: Request[Any, Any, Any], sandbox: Sandbox, data: JSONBody[SupplierCreate]
 ) -> Supplier:
@@ -75,7 +76,8 @@ def create_supplier(
     return supplier
 
 
-@put("/api/suppliers/{id:int}", sync_to_thread=False, responses=CHANGE_ERRORS)
+@put("/api/suppliers/{id:int}", dto=StrictBody[SupplierUpdate], return_dto=None,
+     sync_to_thread=False, responses=CHANGE_ERRORS)
 def update_supplier(
     request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[SupplierUpdate]
 ) -> Supplier:

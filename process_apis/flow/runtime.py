@@ -70,3 +70,5 @@ class Runtime:
     """The database, for a process's own tables (budget reservations, mapping sets)."""
     triggers: Sequence[Trigger] = field(default_factory=tuple)
     """Every trigger of every process, for the event intake."""
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict)
+    """Standard Webhooks secret of each platform whose events are accepted, by platform name."""

@@ -43,10 +43,11 @@ def _oauth(token_path: str) -> Callable[[str], list[str]]:
     return credentials
 
 
-# How a tester authenticates to each sandbox (the embedded defaults). The procurement and
-# planning sandboxes are not contract-clean yet (see the README); issue 3 stays open for them.
+# How a tester authenticates to each sandbox (the embedded defaults).
 SANDBOXES: dict[str, Callable[[str], list[str]]] = {
     "erp": lambda base: ["--auth", "finrail:sandbox"],
+    "planning": lambda base: ["--auth", "finrail:sandbox"],
+    "procurement": _oauth("/oauth2/access_tokens"),
     "expense": _oauth("/oauth2/v0/token"),
     "treasury": _oauth("/gateway/oauth/token"),
 }

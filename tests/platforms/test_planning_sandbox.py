@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,10 @@ async def test_adjustments_book_consumption_once(http: httpx.AsyncClient) -> Non
     closed = await line(http, entity="DE01", costCenter="2200", fiscalPeriodName="2026-01")
     refused = await http.post(f"{API}/adjustments", json=[{"budgetItemDetailId": closed["id"],
                                                            "amountType": "SPENT_AMOUNT", "amount": 1}])
-    assert (refused.status_code, refused.json()["errorId"]) == (400, "period.closed")
+    assert (refused.status_code, refused.json()["errorId"]) == (422, "period.closed")
     yen = await http.post(f"{API}/adjustments", json=[{"budgetItemDetailId": target["id"], "amountType": "SPENT_AMOUNT",
                                                        "amount": 1, "currencyCode": "JPY"}])
-    assert yen.status_code == 400
+    assert yen.status_code == 422
     untouched = (await http.get(f"{API}/budgetItemDetail/{target['id']}")).json()["budgetAmounts"]
     assert untouched == after  # refused bookings change nothing
 
@@ -131,3 +132,116 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
     second = await balances(create_app(SandboxConfig(data_path=data)), book=False)
     assert second == first
     assert second["spendAmount"] == 42
+
+
+async def test_business_rule_refusals_are_422_and_book_nothing(http: httpx.AsyncClient) -> None:
+    target = await line(http, entity="US01", costCenter="1100", fiscalPeriodName="2026-05")
+    closed = await line(http, entity="US01", costCenter="1100", fiscalPeriodName="2026-01")
+    good = {"budgetItemDetailId": target["id"], "amountType": "SPENT_AMOUNT", "amount": "10.00"}
+    cases = {
+        "currency.mismatch": ({**good, "currencyCode": "EUR"}, "[1].currencyCode"),
+        "amount.scale": ({**good, "amount": "0.001"}, "[1].amount"),
+        "period.closed": ({**good, "budgetItemDetailId": closed["id"]}, "[1]"),
+    }
+    for error_id, (bad, field) in cases.items():
+        # the first item is fine: a refusal of the second books nothing at all
+        refused = await http.post(f"{API}/adjustments", json=[good, bad])
+        assert refused.status_code == 422, refused.text
+        body = refused.json()
+        assert (body["errorId"], body["httpStatus"]) == (error_id, 422)
+        assert [e["field"] for e in body["validationErrors"]] == [field]
+    assert "USD" in (await http.post(f"{API}/adjustments", json=[cases["currency.mismatch"][0]])).json()["errorMessage"]
+    yen = await line(http, entity="JP01", costCenter="1100", fiscalPeriodName="2026-05")
+    cents = await http.post(f"{API}/adjustments", json=[{**good, "budgetItemDetailId": yen["id"], "amount": 1.5}])
+    assert (cents.status_code, cents.json()["errorId"]) == (422, "amount.scale")
+    unchanged = (await http.get(f"{API}/budgetItemDetail/{target['id']}")).json()
+    assert unchanged["budgetAmounts"] == target["budgetAmounts"]
+    missing = await http.post(f"{API}/adjustments", json=[{**good, "budgetItemDetailId": "no-such-line"}])
+    assert (missing.status_code, missing.json()["errorId"]) == (404, "not.found")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    pytest.param([{"amount": "1", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": True}],
+                 "[0].budgetItemDetailId", id="bool-for-string"),
+    pytest.param([{"amount": True, "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x"}], "[0].amount",
+                 id="bool-for-amount"),
+    pytest.param([{"amount": "1e5", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x"}], "[0].amount",
+                 id="exponent-string"),
+    pytest.param([{"amount": "NaN", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x"}], "[0].amount",
+                 id="nan"),
+    pytest.param([{"amount": " 1", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x"}], "[0].amount",
+                 id="padded-string"),
+    pytest.param([{"amount": 1e12, "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x"}], "[0].amount",
+                 id="out-of-range"),
+    pytest.param([{"amount": "1", "amountType": "spent_amount", "budgetItemDetailId": "x"}], "[0].amountType",
+                 id="enum-case"),
+    pytest.param([{"amount": "1", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x",
+                   "transactionDate": 20260501}], "[0].transactionDate", id="number-for-date"),
+    pytest.param([{"amount": "1", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x", "extra": 1}], "[0]",
+                 id="unknown-field"),
+    pytest.param([{"amount": "1", "amountType": "SPENT_AMOUNT", "budgetItemName": "US01 1000 Marketing FY2026"}],
+                 "[0]", id="line-not-named"),
+    pytest.param([{"amount": "1", "amountType": "SPENT_AMOUNT"}], "[0]", id="no-line"),
+    pytest.param([], "body", id="empty"),
+    pytest.param({"amount": "1", "amountType": "SPENT_AMOUNT", "budgetItemDetailId": "x"}, "body", id="not-an-array"),
+])
+async def test_adjustment_body_is_decoded_strictly(http: httpx.AsyncClient, body: Any, field: str) -> None:
+    booked = (await http.get(f"{API}/adjustments", params={"limit": 1})).json()["totalRows"]
+    refused = await http.post(f"{API}/adjustments", json=body)
+    assert refused.status_code == 400, refused.text
+    answer = refused.json()
+    assert (answer["errorId"], answer["httpStatus"]) == ("invalid.body", 400)
+    assert [e["field"] for e in answer["validationErrors"]] == [field]
+    assert (await http.get(f"{API}/adjustments", params={"limit": 1})).json()["totalRows"] == booked
+
+
+async def test_malformed_json_and_query_are_400(http: httpx.AsyncClient) -> None:
+    garbage = await http.post(f"{API}/adjustments", content=b"[{", headers={"content-type": "application/json"})
+    assert (garbage.status_code, garbage.json()["errorId"]) == (400, "invalid.body")
+    rolling = await http.post(f"{API}/adjustments", params={"useMonthlyRollingUpdate": "maybe"}, json=[])
+    assert rolling.status_code == 400
+
+
+async def test_amounts_are_exact_decimals_numbers_or_strings(http: httpx.AsyncClient) -> None:
+    target = await line(http, entity="DE01", costCenter="1200", fiscalPeriodName="2026-08")
+    body = [{"budgetItemDetailId": target["id"], "amountType": "PENDING_AMOUNT", "amount": "999999999999.99"},
+            {"budgetItemDetailId": target["id"], "amountType": "PENDING_AMOUNT", "amount": -0.1},
+            {"budgetItemDetailId": target["id"], "amountType": "SPENT_AMOUNT", "amount": 7}]
+    saved = await http.post(f"{API}/adjustments", json=body)
+    assert saved.status_code == 201, saved.text
+    assert [a["amount"] for a in json.loads(saved.content, parse_float=Decimal)] == [
+        Decimal("999999999999.99"), Decimal("-0.10"), 7]
+    assert b'"amount":7.00' in saved.content  # scaled to the currency, sent as a JSON number
+    after = json.loads((await http.get(f"{API}/budgetItemDetail/{target['id']}")).content, parse_float=Decimal)
+    assert after["budgetAmounts"]["pendingAmount"] == Decimal("999999999999.89")
+
+
+async def test_openapi_document_describes_bodies_and_errors(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/schema/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    post = document["paths"][f"{API}/adjustments"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert (body["type"], body["minItems"]) == ("array", 1)
+    assert body["items"] == {"$ref": "#/components/schemas/AdjustmentIn"}
+    adjustment = schemas["AdjustmentIn"]
+    assert adjustment["additionalProperties"] is False
+    assert [sorted(a["required"]) for a in adjustment["anyOf"]] == [["budgetItemDetailId"],
+                                                                    ["budgetItemName", "fiscalPeriodName"]]
+    assert {s["type"] for s in adjustment["properties"]["amount"]["anyOf"]} == {"number", "string"}
+    assert {"201", "400", "401", "404", "409", "422"} <= set(post["responses"])
+    error = post["responses"]["422"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/ErrorBody"}
+    assert set(schemas["ErrorBody"]["required"]) == {"errorId", "errorMessage", "httpStatus", "validationErrors"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            ok = "201" if method == "post" else "200"
+            assert {ok, "400", "401"} <= set(operation["responses"]), (method, path)
+            assert "$ref" in str(operation["responses"][ok]["content"]), (method, path)
+    assert schemas["BudgetAmountDoc"]["properties"]["availableAmount"]["type"] == "number"
+
+
+async def test_options_lists_every_method_without_credentials(http: httpx.AsyncClient) -> None:
+    answer = await http.options(f"{API}/adjustments", auth=None)
+    assert answer.status_code == 204
+    assert {m.strip() for m in answer.headers["allow"].split(",")} == {"GET", "OPTIONS", "POST"}
+    assert (await http.delete(f"{API}/adjustments")).status_code == 405

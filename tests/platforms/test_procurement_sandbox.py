@@ -276,3 +276,49 @@ async def test_state_persists_across_restart(tmp_path: Path) -> None:
         assert count == SUPPLIER_COUNT + 1 - 160  # not seeded twice
         nxt = await http.post("/api/suppliers", json={"name": "Next Parts Ltd"}, headers=auth)
         assert nxt.json()["id"] == SUPPLIER_COUNT + 2
+
+
+async def test_bodies_are_decoded_strictly_as_documented(sandbox: Sandbox) -> None:
+    http, auth = sandbox
+
+    async def refused(path: str, body: bytes | dict[str, Any], method: str = "POST") -> str:
+        content = body if isinstance(body, bytes) else None
+        answer = await http.request(method, path, json=None if content is not None else body, content=content,
+                                    headers={**auth, "Content-Type": "application/json"})
+        assert answer.status_code == 400, answer.text
+        errors = answer.json()["errors"]
+        assert list(errors) == ["base"]
+        assert len(errors["base"]) == 1
+        message: str = errors["base"][0]
+        return message
+
+    # no coercion: "true" is no boolean, 0 is no boolean, "7" is no id, 2 is no decimal string
+    assert (await refused("/api/suppliers", {"name": "Strict Ltd", "on-hold": "true"})).startswith("on-hold:")
+    assert "bool" in await refused("/api/suppliers", {"name": "Strict Ltd", "on-hold": 0})
+    assert "on-hold" in await refused("/api/suppliers/1", {"on-hold": "false"}, "PUT")
+    assert "supplier.id" in await refused("/api/purchase_orders", {
+        "supplier": {"id": "7"}, "currency": {"code": "USD"},
+        "order-lines": [{"description": "Laptop", "quantity": "1", "price": "1"}]})
+    line = {"description": "Chair", "quantity": 2, "unit-price": "120.00"}
+    requisition = {"requested-by": {"login": "buyer1"}, "currency": {"code": "EUR"}, "requisition-lines": [line]}
+    assert "requisition-lines[0].quantity: Expected `str`" in await refused("/api/requisitions", requisition)
+    line["quantity"] = "1e3"  # a decimal, but not the documented form
+    assert "decimal string above 0" in await refused("/api/requisitions", requisition)
+    # malformed or absurd bodies are a 400, never a 500
+    assert "not valid JSON" in await refused("/api/suppliers", b'{"name": ')
+    assert "nested too deeply" in await refused("/api/suppliers", b"[" * 5000 + b"]" * 5000)
+    assert (await http.get("/api/suppliers", params={"name": "Strict Ltd"}, headers=auth)).json() == []
+
+    # JSON Schema's numbers: 45.0 is an integer, so it is accepted where an integer is documented
+    created = await http.post("/api/suppliers", headers=auth, json={
+        "name": "Strict Ltd", "on-hold": True, "payment-term": {"code": "Net 45", "days-for-net-payment": 45.0}})
+    assert created.status_code == 201, created.text
+    assert created.json()["payment-term"]["days-for-net-payment"] == 45
+    assert "days-for-net-payment" in await refused("/api/suppliers", {
+        "name": "Strict Two", "payment-term": {"code": "Net 45", "days-for-net-payment": 45.5}})
+
+    # the document still describes the bodies the strict decoder reads
+    document = (await http.get("/schema/openapi.json")).json()
+    body = document["paths"]["/api/suppliers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/SupplierCreate"}
+    assert document["components"]["schemas"]["SupplierCreate"]["properties"]["on-hold"]["type"] == "boolean"

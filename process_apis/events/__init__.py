@@ -1,0 +1,1 @@
+"""Event intake: signed platform webhooks in, stored durably and dispatched to flows."""
