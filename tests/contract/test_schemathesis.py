@@ -5,8 +5,8 @@ Each run uses every check schemathesis has (``--checks all``) through all its ph
 deliberate expectation (see the comment there). Three kinds of target:
 
 * the gateway tier (identity, admin, ops) in a real ``finrail serve``, on SQLite and PostgreSQL;
-* every system API in a real ``finrail serve`` on SQLite, its embedded sandbox behind it (the
-  storage paths are the gateway tier's, already run on both backends);
+* every system API and every process API in a real ``finrail serve`` on SQLite, the embedded
+  sandboxes behind them (the storage paths are the gateway tier's, already run on both backends);
 * each sandbox alone (``python -m platforms.<name>``), as a tester of the vendor dialect would.
 """
 
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 
 GATEWAY_APIS = [api.name for api in default_catalog() if api.tier == "gateway"]
 SYSTEM_APIS = [api.name for api in default_catalog() if api.tier == "system"]
+PROCESS_APIS = [api.name for api in default_catalog() if api.tier == "process"]
 
 
 def _oauth(token_path: str) -> Callable[[str], list[str]]:
@@ -132,6 +133,14 @@ def test_gateway_api_honours_its_contract(database_url: str, tmp_path: Path, api
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("api", SYSTEM_APIS)
 def test_system_api_honours_its_contract(database_url: str, tmp_path: Path, api: str) -> None:
+    with governed_server(database_url, tmp_path) as (base, token):
+        document = default_catalog().get(api).document_path
+        _passed(schemathesis(f"{base}{document}", "--header", f"Authorization: Bearer {token}"))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("api", PROCESS_APIS)
+def test_process_api_honours_its_contract(database_url: str, tmp_path: Path, api: str) -> None:
     with governed_server(database_url, tmp_path) as (base, token):
         document = default_catalog().get(api).document_path
         _passed(schemathesis(f"{base}{document}", "--header", f"Authorization: Bearer {token}"))
