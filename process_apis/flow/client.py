@@ -72,10 +72,11 @@ class SystemClient:
 
     async def post(
         self, path: str, body: Any, *, type: type[T], idempotency_key: str | None,
-        correlation_id: str,
+        correlation_id: str, params: Mapping[str, Any] | None = None,
     ) -> T:
         """POST ``body`` (a Struct or plain data) to ``path`` and decode the answer as ``type``."""
-        return await self._call("POST", path, type, body=body, key=idempotency_key, correlation_id=correlation_id)
+        return await self._call("POST", path, type, body=body, key=idempotency_key, correlation_id=correlation_id,
+                                params=params)
 
     async def put(
         self, path: str, body: Any, *, type: type[T], correlation_id: str,

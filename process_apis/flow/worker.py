@@ -46,14 +46,19 @@ class WorkerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     backoff_base_seconds: float = 1.0
     """First retry delay; doubles with each attempt (with jitter)."""
     backoff_cap_seconds: float = 300.0
-    """Longest retry delay."""
+    """Longest retry delay, also when a platform's ``Retry-After`` asks for more."""
 
 
 def backoff(attempt: int, config: WorkerConfig, retry_after: float | None = None) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential, jittered, at least ``retry_after``."""
+    """Seconds to wait before attempt ``attempt + 1``.
+
+    Exponential with jitter, at least what the other side asked for (``Retry-After``), and
+    never more than ``backoff_cap_seconds``: the operator's cap wins over a platform that
+    asks for an hour.
+    """
     ceiling = min(config.backoff_cap_seconds, config.backoff_base_seconds * 2 ** max(0, attempt - 1))
     delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
-    return max(delay, retry_after or 0.0)
+    return min(config.backoff_cap_seconds, max(delay, retry_after or 0.0))
 
 
 @dataclass(slots=True)

@@ -119,7 +119,15 @@ class TaxId(msgspec.Struct, frozen=True, kw_only=True):
                 prefix = _VAT_PREFIX.get(country, country)
                 # stdnum answers the compact form without the country prefix, except where the
                 # prefix is part of the number itself (Swiss CHE...).
-                valid = module.validate(number)
+                try:
+                    valid = module.validate(number)
+                except ValueError:
+                    # Some schemes (Japan's corporate number) refuse the prefix our own
+                    # normalised form carries; a value read back must validate again.
+                    compact = "".join(ch for ch in number if ch not in " .-").upper()
+                    if not compact.startswith(prefix):
+                        raise
+                    valid = module.validate(compact[len(prefix):])
                 normalised = valid if valid.upper().startswith(prefix) else prefix + valid
             else:
                 normalised = module.format(module.validate(number))

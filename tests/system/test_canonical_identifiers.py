@@ -31,6 +31,7 @@ from system_apis.canonical import (
         ("GR", "EL094259216", "EL094259216"),
         ("CH", "CHE-107.787.577 IVA", "CHE107787577IVA"),
         ("US", "042103594", "04-2103594"),
+        ("JP", "3974315274205", "JP3974315274205"),  # stdnum refuses the prefix; read-back must work
         ("de", "DE136695976", "DE136695976"),
     ],
 )
