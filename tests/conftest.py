@@ -18,9 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.migrations import upgrade_sync
+from gateway.migrations import metadata, upgrade_sync
 from gateway.storage import create_engine
-from gateway.migrations import metadata
 
 PG_SERVER = os.environ.get("FINRAIL_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("FINRAIL_TEST_REDIS", "redis://127.0.0.1:6379/15")

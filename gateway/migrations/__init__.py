@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.storage import create_engine
 from policies.tables import metadata
+from process_apis.budget import tables as _budget_tables  # noqa: F401 - registers the budget tables on ``metadata``
 from process_apis.flow import tables as _flow_tables  # noqa: F401 - registers the flow tables on ``metadata``
 
 __all__ = ["alembic_config", "metadata", "upgrade", "upgrade_sync"]

@@ -41,6 +41,7 @@ from platforms.erp.odata import (
     store_id,
 )
 from platforms.kit.app import SandboxState
+from platforms.kit.bodies import BodyError, parse_json
 
 __all__ = ["CsrfTokens", "erp_routes"]
 
@@ -333,9 +334,9 @@ def erp_routes(tokens: CsrfTokens) -> list[HTTPRouteHandler]:
             raise ODataError(403, "CSRF token validation failed", "/IWFND/CM_BEC/026")
         raw = await request.body()
         try:
-            return user, msgspec.json.decode(raw) if raw else None
-        except msgspec.DecodeError:
-            raise ODataError(400, "Malformed JSON in the request body", "/IWBEP/CM_MGW_RT/004") from None
+            return user, parse_json(raw) if raw else None
+        except BodyError as error:  # not JSON, or nested too deeply to read
+            raise ODataError(400, f"The request body is {error.problem}", "/IWBEP/CM_MGW_RT/004") from None
 
     @post(
         ODATA_ROOT + "/{service_name:str}/{resource:path}",

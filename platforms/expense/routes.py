@@ -12,7 +12,9 @@
   as a signed webhook.
 
 Dates in the ``...After``/``...Before`` filters are ``YYYY-MM-DD`` (midnight UTC) or full RFC 3339
-times; "after" includes the instant itself, "before" excludes it.
+times; "after" includes the instant itself, "before" excludes it. Request bodies are decoded
+strictly by the kit (:class:`~platforms.kit.bodies.StrictBody`): nothing is coerced, and a body
+of the wrong shape, malformed or nested too deeply is a 400 ``Message`` naming the field.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
-from litestar.params import Body, PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from platforms.expense.auth import require_bearer
 from platforms.expense.codes import APPROVAL_NAMES, PAYMENT_NAMES
@@ -51,6 +53,7 @@ from platforms.expense.wire import (
     WorkflowResult,
 )
 from platforms.kit.app import SandboxState
+from platforms.kit.bodies import StrictBody
 
 __all__ = ["ROUTES", "error_body", "error_spec"]
 
@@ -101,9 +104,6 @@ def _list(container: Any, description: str) -> dict[int, ResponseSpec]:
 
 def _one(container: Any, description: str) -> dict[int, ResponseSpec]:
     return {200: _ok(container, description), 400: _INVALID, 401: _UNAUTHORIZED, 404: _NOT_FOUND}
-
-ClosedBody = Body(schema_extra={"additional_properties": False})
-"""A JSON body whose Struct refuses unknown fields (``forbid_unknown_fields``): the document says so."""
 
 Id = Annotated[str, PathParameter(min_length=1, max_length=64, description="The unique identifier of the resource.")]
 
@@ -446,9 +446,11 @@ _IN_APPROVAL = ("A_PEND", "A_ACCO", "A_EXTV", "A_PBDG", "A_PECO", "A_FILE")
     status_code=200,
     summary="Post a report workflow action",
     responses={**_one(WorkflowResult, "The action was applied."), 409: _CONFLICT},
+    dto=StrictBody[WorkflowAction],
+    return_dto=None,
 )
 def workflow_action(
-    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: Annotated[WorkflowAction, ClosedBody]
+    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[WorkflowAction]
 ) -> Response[bytes]:
     """Submit, approve, send back or recall a report; each change sends ``statusChanged``."""
     doc = _load(sandbox, "reports", id, "report")
@@ -479,9 +481,11 @@ def workflow_action(
     status_code=204,
     summary="Update the payment status of an approved report",
     responses={400: _INVALID, 401: _UNAUTHORIZED, 404: _NOT_FOUND, 409: _CONFLICT},
+    dto=StrictBody[ReportStatusPatch],
+    return_dto=None,
 )
 def patch_report(
-    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: Annotated[ReportStatusPatch, ClosedBody]
+    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[ReportStatusPatch]
 ) -> None:
     """Move an approved report to ``P_PROC`` (posted) or ``P_PAID`` (paid).
 

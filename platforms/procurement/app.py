@@ -6,14 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 from litestar import Litestar, Response, route
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.spec import Schema
 
 from platforms.kit.app import build_sandbox
 from platforms.kit.config import SandboxConfig
-from platforms.procurement import bodies
 from platforms.procurement.auth import token_endpoint
 from platforms.procurement.common import coupa_error
 from platforms.procurement.invoices import invoice_handlers
@@ -48,24 +45,6 @@ def _options(path: str, allow: str) -> HTTPRouteHandler:
     return handler
 
 
-def _close_request_bodies(app: Litestar) -> None:
-    """Say in the document that request bodies refuse unknown fields (they do: ``forbid_unknown_fields``).
-
-    Litestar does not translate msgspec's ``forbid_unknown_fields`` into
-    ``additionalProperties: false``; without it the document would promise that extra fields
-    are accepted.
-    """
-    closed = {
-        name for name in bodies.__all__
-        if isinstance(kind := getattr(bodies, name), type) and issubclass(kind, msgspec.Struct)
-        and kind.__struct_config__.forbid_unknown_fields
-    }
-    components = app.openapi_schema.components.schemas or {}
-    for name, schema in components.items():
-        if name in closed and isinstance(schema, Schema):
-            schema.additional_properties = False
-
-
 def create_app(config: SandboxConfig | None = None) -> Litestar:
     """The procurement sandbox app (state in ``config.data_path``, or in memory).
 
@@ -76,6 +55,4 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
         The Litestar app, serving ``/oauth2/access_tokens``, ``/api/...`` and ``/_sandbox/...``.
     """
     handlers: list[Any] = [token_endpoint, *supplier_handlers, *order_handlers, *invoice_handlers]
-    app = build_sandbox("procurement", config, [*options_handlers(handlers), *handlers], coupa_error, seed)
-    _close_request_bodies(app)
-    return app
+    return build_sandbox("procurement", config, [*options_handlers(handlers), *handlers], coupa_error, seed)

@@ -11,15 +11,12 @@ quantity: Coupa's decimals are JSON strings, so a JSON number where one is expec
 
 from __future__ import annotations
 
-import re
-from collections.abc import Generator
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
-from litestar.dto import AbstractDTO
-from litestar.typing import FieldDefinition
 
+from platforms.kit import bodies as kit
 from platforms.procurement.common import CoupaError
 from platforms.procurement.models import (
     Account,
@@ -33,12 +30,6 @@ from platforms.procurement.models import (
     UserRef,
 )
 
-if TYPE_CHECKING:
-    from litestar._openapi.schema_generation import SchemaCreator
-    from litestar.dto._backend import DTOBackend
-    from litestar.dto.data_structures import DTOFieldDefinition
-    from litestar.openapi.spec import Reference, Schema
-
 __all__ = [
     "InvoiceCreate",
     "InvoiceLineCreate",
@@ -50,8 +41,6 @@ __all__ = [
     "StrictBody",
     "SupplierCreate",
     "SupplierUpdate",
-    "convert_strictly",
-    "decode_strictly",
 ]
 
 B = TypeVar("B")
@@ -80,106 +69,22 @@ _MEANINGS = {
     POSITIVE_PATTERN: "a decimal string above 0 (at most 12 digits before the point and 6 after)",
     NON_NEGATIVE_PATTERN: "a decimal string of 0 or more (at most 18 digits before the point and 6 after)",
 }
-_WHERE = re.compile(r"^(?P<message>.*) - at `\$\.?(?P<path>.*)`$", re.DOTALL)
 
 
-def _shape_error(exc: msgspec.ValidationError) -> str:
-    """A msgspec message said the Coupa way: ``requisition-lines[0].quantity: Expected ...``."""
-    text = str(exc)
-    for pattern, meaning in _MEANINGS.items():
-        text = text.replace(f"`str` matching regex {pattern!r}", meaning)
-    where = _WHERE.match(text)
-    if where is None:
-        return f"body: {text}"
-    return f"{where['path'] or 'body'}: {where['message']}"
+class StrictBody(kit.StrictBody[B]):
+    """A route's ``data`` decoded strictly (see :class:`platforms.kit.bodies.StrictBody`), refused the Coupa way.
 
-
-def _integral_floats(doc: Any) -> Any:
-    """JSON Schema's view of numbers: ``130.0`` is an integer, so it is one here too (in place)."""
-    if isinstance(doc, float):
-        return int(doc) if doc.is_integer() else doc
-    stack = [doc]
-    while stack:  # a loop, not recursion: a deeply nested body must not exhaust the stack
-        node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        for key, item in list(items):
-            if isinstance(item, float) and item.is_integer():
-                node[key] = int(item)
-            elif isinstance(item, dict | list):
-                stack.append(item)
-    return doc
-
-
-def convert_strictly(doc: Any, type_: type[B]) -> B:
-    """Convert a parsed JSON body into ``type_`` without coercion (``"true"`` is no boolean).
-
-    Raises:
-        CoupaError: 400 when the body is not of the documented shape.
-    """
-    try:
-        return msgspec.convert(_integral_floats(doc), type_, strict=True)
-    except msgspec.ValidationError as exc:
-        raise CoupaError(400, _shape_error(exc)) from None
-
-
-def decode_strictly(raw: bytes, type_: type[B]) -> B:
-    """Decode a JSON request body into ``type_`` as the OpenAPI document describes it.
-
-    No coercion: a string is no boolean, number or id, and a number is no decimal string. A
-    number with a zero fraction is an integer, as in JSON Schema.
-
-    Raises:
-        CoupaError: 400 when the body is not JSON or not of the documented shape.
-    """
-    try:
-        doc = msgspec.json.decode(raw)
-    except RecursionError:
-        raise CoupaError(400, "the body is nested too deeply") from None
-    except msgspec.DecodeError as exc:
-        raise CoupaError(400, f"the body is not valid JSON: {exc}") from None
-    return convert_strictly(doc, type_)
-
-
-class StrictBody(AbstractDTO[B]):
-    """A route's ``data`` decoded with :func:`decode_strictly`, documented as the plain Struct.
-
-    Litestar decodes a ``data`` parameter with ``strict=False``, turning ``"true"`` into a
-    boolean and ``"12"`` into an id, although its own document says such a body is refused.
-    A DTO is Litestar's one hook between the raw body and the handler; this one only decodes
-    (``dto=StrictBody[SupplierCreate], return_dto=None``) and leaves the document as it was.
+    Use as ``dto=StrictBody[SupplierCreate], return_dto=None``; a refused body is a 400
+    ``{"errors": {"base": ["requisition-lines[0].quantity: Expected ..."]}}``.
     """
 
     @classmethod
-    def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
-        """No transfer model: the body Struct is decoded as it is."""
-        yield from ()
-
-    @classmethod
-    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
-        """No transfer model, so nothing is nested."""
-        return False
-
-    @classmethod
-    def create_for_field_definition(
-        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: type[DTOBackend] | None = None
-    ) -> None:
-        """No backend to build."""
-
-    @classmethod
-    def create_openapi_schema(
-        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
-    ) -> Reference | Schema:
-        """The request body's schema: the Struct's own component, as without the DTO."""
-        plain = FieldDefinition.from_annotation(cls.model_type, kwarg_definition=field_definition.kwarg_definition)
-        return schema_creator.for_field_definition(plain)
-
-    def decode_bytes(self, value: bytes) -> B:
-        """The body, strictly decoded."""
-        return decode_strictly(value, self.model_type)
-
-    def decode_builtins(self, value: dict[str, Any]) -> B:
-        """A body already parsed (a form), converted without coercion."""
-        return convert_strictly(value, self.model_type)
+    def refuse(cls, error: kit.BodyError) -> Exception:
+        """A Coupa 400 naming the field, with the decimal patterns said in words."""
+        problem = error.problem
+        for pattern, meaning in _MEANINGS.items():
+            problem = problem.replace(f"`str` matching regex {pattern!r}", meaning)
+        return CoupaError(400, f"{error.where}: {problem}")
 
 
 class SupplierCreate(_Body):

@@ -21,6 +21,7 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from platforms.kit.app import SandboxState
+from platforms.kit.bodies import StrictBody
 from platforms.treasury.auth import require_token
 from platforms.treasury.errors import ErrorDetail, KyribaError, exception_handlers
 from platforms.treasury.query import DEFAULT_LIMIT, MAX_LIMIT, page, parse_filter, sort_documents
@@ -117,7 +118,7 @@ def get_bank_account(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
 
 # --- payment obligations -----------------------------------------------------------------------
 
-def _account_for(sandbox: SandboxState, data: JSONBody[ObligationCreate]) -> dict[str, Any]:
+def _account_for(sandbox: SandboxState, data: ObligationCreate) -> dict[str, Any]:
     ref = data.bankAccount
     if ref.uuid:
         account = sandbox.store.get("bank_accounts", ref.uuid)
@@ -131,7 +132,7 @@ def _account_for(sandbox: SandboxState, data: JSONBody[ObligationCreate]) -> dic
     return account
 
 
-def _validate_obligation(sandbox: SandboxState, data: JSONBody[ObligationCreate]) -> dict[str, Any]:
+def _validate_obligation(sandbox: SandboxState, data: ObligationCreate) -> dict[str, Any]:
     details: list[ErrorDetail] = []
     account = _account_for(sandbox, data)
     currency = data.currency.code
@@ -188,7 +189,8 @@ def get_obligation(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
 
 
 @post(f"{BASE}/payment-obligations", sync_to_thread=False,
-      responses={201: _ok(ObligationDoc, "The obligation, PENDING."), **error_specs(409, 422)})
+      responses={201: _ok(ObligationDoc, "The obligation, PENDING."), **error_specs(409, 422)},
+      dto=StrictBody[ObligationCreate], return_dto=None)
 def create_obligation(sandbox: Sandbox, data: JSONBody[ObligationCreate]) -> Response[bytes]:
     """Record a payment obligation; its ``reference`` is unique (a second create is a 409)."""
     account = _validate_obligation(sandbox, data)
@@ -251,7 +253,8 @@ def get_run(sandbox: Sandbox, uuid: Uuid) -> Response[bytes]:
 
 
 @post(f"{BASE}/payment-runs", sync_to_thread=False,
-      responses={201: _ok(PaymentRunDoc, "The run, CREATED."), **error_specs(409, 422)})
+      responses={201: _ok(PaymentRunDoc, "The run, CREATED."), **error_specs(409, 422)},
+      dto=StrictBody[PaymentRunCreate], return_dto=None)
 def create_run(sandbox: Sandbox, data: JSONBody[PaymentRunCreate]) -> Response[bytes]:
     """Bundle PENDING obligations into a run; each obligation becomes IN_RUN."""
     if data.reference and sandbox.store.find("payment_runs", reference=data.reference):
@@ -326,7 +329,8 @@ def list_confirmations(request: Request[Any, Any, Any], sandbox: Sandbox, limit:
 
 @post(f"{BASE}/bank-confirmations", sync_to_thread=False,
       responses={201: _ok(ConfirmationDoc, "The confirmation; the run is CONFIRMED or REJECTED."),
-                 **error_specs(409, 422)})
+                 **error_specs(409, 422)},
+      dto=StrictBody[BankConfirmationCreate], return_dto=None)
 def create_confirmation(sandbox: Sandbox, data: JSONBody[BankConfirmationCreate]) -> Response[bytes]:
     """The bank confirms (or rejects) a RELEASED run; one webhook per payment follows."""
     run = sandbox.store.get("payment_runs", data.paymentRun)

@@ -2,19 +2,19 @@
 
 Documents live in the store with amounts as decimal strings; answers render amounts as JSON
 numbers, as Kyriba does, encoded from :class:`~decimal.Decimal` so no binary float rounding
-ever touches them.
+ever touches them. The handlers decode bodies strictly with the kit's
+:class:`~platforms.kit.bodies.StrictBody` (a 400 in Kyriba's shape names the field); an amount
+is read from a JSON number or a decimal string.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Response
-
-from platforms.treasury.errors import ErrorDetail, KyribaError
 
 __all__ = [
     "MINOR_UNITS",
@@ -24,7 +24,6 @@ __all__ = [
     "JsonNumber",
     "ObligationCreate",
     "PaymentRunCreate",
-    "decode_body",
     "json_response",
     "now",
 ]
@@ -34,8 +33,6 @@ MINOR_UNITS = {"USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "JPY": 0, "BHD": 3, "KWD"
 
 _encoder = msgspec.json.Encoder(decimal_format="number")
 _AMOUNT_FIELDS = ("amount",)
-
-T = TypeVar("T")
 
 JsonNumber = Annotated[Decimal, msgspec.Meta(extra_json_schema={"extra": {"type": "number"}})]
 """An amount as Kyriba sends it: a JSON number (read and written as a Decimal, never a binary float)."""
@@ -96,19 +93,6 @@ class BankConfirmationCreate(msgspec.Struct, frozen=True, omit_defaults=True):
     paymentRun: str  # noqa: N815 - vendor field
     result: Literal["ACCEPTED", "REJECTED"] = "ACCEPTED"
     bankReference: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # noqa: N815
-
-
-def decode_body(body: bytes, type_: type[T]) -> T:
-    """Decode a JSON request body; a bad one is a Kyriba 400 naming the field."""
-    try:
-        return msgspec.json.decode(body or b"null", type=type_)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        target = message.rpartition("at `$.")[2].rstrip("`") if "at `$." in message else None
-        raise KyribaError(400, "the request body is not valid", code="INVALID_REQUEST",
-                          details=[ErrorDetail(code="INVALID_VALUE", message=message, target=target)]) from exc
-    except msgspec.DecodeError as exc:
-        raise KyribaError(400, f"the request body is not valid JSON: {exc}", code="INVALID_REQUEST") from exc
 
 
 def _render(value: Any) -> Any:

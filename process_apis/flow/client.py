@@ -114,9 +114,9 @@ class SystemClient:
         reason = problem.type.removeprefix(_PROBLEM_TYPE) if problem.type.startswith(_PROBLEM_TYPE) else ""
         if reason == "idempotency-key-in-flight":
             # An earlier attempt of this very step is still running (a lease taken over).
-            raise TechnicalError(detail, retry_after=_retry_after(response))
+            raise TechnicalError(detail, retry_after=_retry_after(response), status=status)
         if status in (409, 422, 404) and reason != "idempotency-key-reused":
-            raise BusinessError(reason or ("not-found" if status == 404 else "rejected"), detail)
+            raise BusinessError(reason or ("not-found" if status == 404 else "rejected"), detail, status=status)
         if status == 429 or status >= 500 or status == 408:
-            raise TechnicalError(detail, retry_after=_retry_after(response))
-        raise TechnicalError(detail, permanent=True)
+            raise TechnicalError(detail, retry_after=_retry_after(response), status=status)
+        raise TechnicalError(detail, permanent=True, status=status)

@@ -59,11 +59,13 @@ class BusinessError(FlowError):
         reason: Stable reason code (``period-closed``, ``inactive-cost-center``, ...), what
             the queue is filtered and counted by.
         detail: What is wrong with this item, in words a finance user acts on.
+        status: HTTP status of the answer that said so, when a system API did.
     """
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, *, status: int | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.status = status
 
 
 class TechnicalError(FlowError):
@@ -74,12 +76,16 @@ class TechnicalError(FlowError):
         retry_after: Seconds the other side asked to wait (``Retry-After``), if it did.
         permanent: Retrying cannot help (a request our side built wrongly, a refused
             credential): dead-letter at once rather than burning the attempts.
+        status: HTTP status of the failed answer, if there was one.
     """
 
-    def __init__(self, detail: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self, detail: str, *, retry_after: float | None = None, permanent: bool = False, status: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

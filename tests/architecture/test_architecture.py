@@ -26,6 +26,7 @@ PUBLIC_ROUTES = {
     "GET /health/live",
     "GET /health/ready",
     "GET /metrics",
+    "POST /events/{platform}",  # platforms authenticate with the Standard Webhooks signature
 }
 
 

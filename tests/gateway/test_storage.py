@@ -8,9 +8,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
+from gateway.migrations import metadata
 from gateway.settings import load_settings
 from gateway.storage import create_engine
-from gateway.migrations import metadata
 
 
 def _diff(connection: sa.Connection) -> list[object]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import msgspec
 import pytest
 
 from gateway.lifespan import lifespan
@@ -316,3 +317,23 @@ async def test_state_persists_across_restarts_with_a_file(seeded: Path, tmp_path
         assert count["d"]["__count"] == "201"
         following = await http.post(f"{BP}/A_BusinessPartner", json=supplier_body(), headers=await token(http))
         assert int(following.json()["d"]["BusinessPartner"]) == int(number) + 1
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (supplier_body(BusinessPartnerIsBlocked="true"), "Property 'BusinessPartnerIsBlocked' has an invalid value"),
+    (supplier_body(to_Supplier={"SupplierName": "Harbor Freight GmbH", "PostingIsBlocked": 1}),
+     "Property 'PostingIsBlocked' has an invalid value"),
+    (b'{"BusinessPartnerCategory": ', "The request body is not valid JSON"),
+    (b"[" * 5000 + b"]" * 5000, "The request body is nested too deeply"),
+])
+async def test_bodies_are_read_strictly_and_refused_with_an_odata_error(
+    fresh: httpx.AsyncClient, body: dict[str, Any] | bytes, message: str
+) -> None:
+    content = body if isinstance(body, bytes) else msgspec.json.encode(body)
+    answer = await fresh.post(f"{BP}/A_BusinessPartner", content=content,
+                              headers={**await token(fresh), "content-type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "/IWBEP/CM_MGW_RT/004"
+    assert error["message"]["value"].startswith(message)
+    assert error["innererror"]["errordetails"]

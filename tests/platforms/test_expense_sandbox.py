@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from standardwebhooks import Webhook
@@ -235,3 +236,28 @@ async def test_the_document_tells_what_the_sandbox_answers(sandbox: tuple[httpx.
     other_grant = await http.post("/oauth2/v0/token", data={"grant_type": "password"},
                                   auth=("finrail", "sandbox-secret"))
     assert (other_grant.status_code, other_grant.json()["error"]) == (400, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("WorkFlowAction", {"Action": True}, "Action"),
+    ("WorkFlowAction", {"Action": "Submit", "Comment": 7}, "Comment"),
+    ("v4", {"paymentStatus": "P_PROC", "externalDocumentId": 5100000002}, "externalDocumentId"),
+    ("v4", {"paymentStatus": "P_PROC", "comment": True}, "comment"),
+    ("v4", b'{"paymentStatus": ', "body: not valid JSON"),
+    ("v4", b"[" * 5000 + b"]" * 5000, "body: nested too deeply"),
+])
+async def test_bodies_are_decoded_strictly_and_refused_in_concurs_shape(
+    sandbox: tuple[httpx.AsyncClient, dict[str, str]], path: str, body: dict[str, Any] | bytes, field: str
+) -> None:
+    http, auth = sandbox
+    report = await first(http, auth, approvalStatusCode="A_APPR", paymentStatusCode="P_NOTP")
+    url = (f"/api/expense/expensereport/v1.1/report/{report['ID']}/WorkFlowAction" if path == "WorkFlowAction"
+           else f"/expensereports/v4/reports/{report['ID']}")
+    content = body if isinstance(body, bytes) else msgspec.json.encode(body)
+    refused = await http.request("POST" if path == "WorkFlowAction" else "PATCH", url, content=content,
+                                 headers={**auth, "Content-Type": "application/json"})
+    assert refused.status_code == 400, refused.text
+    assert set(refused.json()) == {"Message", "Server-Time", "Id"}
+    assert refused.json()["Message"].startswith(field)
+    again = (await http.get(f"{REPORTS}/{report['ID']}", headers=auth)).json()
+    assert (again["ApprovalStatusCode"], again["PaymentStatusCode"]) == ("A_APPR", "P_NOTP")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 
@@ -211,3 +212,24 @@ async def test_faults_answer_in_the_kyriba_error_shape(http: httpx.AsyncClient) 
     down = await http.get(f"{API}/bank-accounts")
     assert_kyriba_error(down, 503, "SERVICE_UNAVAILABLE")
     assert down.headers["retry-after"] == "7"
+
+
+@pytest.mark.parametrize(("path", "body", "target", "problem"), [
+    ("payment-obligations", obligation("R-S1", amount=True), "amount", "Expected `decimal`, got `bool`"),
+    ("payment-obligations", {**obligation("R-S2"), "reference": 7}, "reference", "Expected `str`, got `int`"),
+    ("payment-obligations", obligation("R-S3", beneficiary={"name": False}), "beneficiary.name",
+     "Expected `str`, got `bool`"),
+    ("payment-obligations", obligation("R-S4", valueDate=20260201), "valueDate", "Expected `date`, got `int`"),
+    ("payment-runs", {"obligations": "R-1"}, "obligations", "Expected `array`, got `str`"),
+    ("bank-confirmations", {"paymentRun": "x", "result": True}, "result", "Expected `str`, got `bool`"),
+    ("payment-runs", b'{"obligations": [', None, "not valid JSON: Input data was truncated"),
+    ("payment-runs", b"[" * 5000 + b"]" * 5000, None, "nested too deeply"),
+])
+async def test_bodies_are_decoded_strictly_and_refused_in_kyribas_shape(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any] | bytes, target: str | None, problem: str
+) -> None:
+    content = body if isinstance(body, bytes) else msgspec.json.encode(body)
+    refused = await http.post(f"{API}/{path}", content=content, headers={"Content-Type": "application/json"})
+    error = assert_kyriba_error(refused, 400, "INVALID_REQUEST")
+    assert error["details"] == [{"code": "INVALID_VALUE", "message": problem, **({"target": target} if target else {})}]
+    assert await results(http, "payment-obligations", filter="reference=in=(R-S1,R-S2,R-S3,R-S4)") == []

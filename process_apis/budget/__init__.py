@@ -1,0 +1,1 @@
+"""Budget check process API: available budget per line, and reservations that hold it."""
