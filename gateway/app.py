@@ -102,6 +102,30 @@ def build_api(api: ApiDescriptor, context: BuildContext, services: PolicyService
     return app
 
 
+class _LazyApi:
+    """An API app built on its first request.
+
+    A gateway that serves few of its APIs (a test, a CLI command) does not pay for building
+    them all; ``finrail serve`` builds all of them at start.
+    """
+
+    def __init__(self, api: ApiDescriptor, context: BuildContext, services: PolicyServices) -> None:
+        self.api = api
+        self.context = context
+        self.services = services
+        self._app: Litestar | None = None
+
+    @property
+    def app(self) -> Litestar:
+        """The API's app."""
+        if self._app is None:
+            self._app = build_api(self.api, self.context, self.services)
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)  # type: ignore[arg-type]
+
+
 class Gateway:
     """The root ASGI app: lifecycle plus routing by prefix to the mounted APIs and sandboxes.
 
@@ -110,8 +134,8 @@ class Gateway:
         catalog: The APIs to mount.
         services: Shared policy services.
         platforms: Connectors and embedded sandboxes of the system APIs.
-        warm_sandboxes: Start the embedded sandboxes in the background at startup (``finrail
-            serve``); otherwise each starts on its first request.
+        warm_sandboxes: Build every API and start the embedded sandboxes at startup (``finrail
+            serve``); otherwise each is built or started on its first request.
     """
 
     def __init__(
@@ -134,17 +158,20 @@ class Gateway:
         self.worker: Worker | None = None
         context = BuildContext(settings=settings, catalog=catalog, connectors=platforms.connectors,
                                runtime=self.runtime)
-        self.apis: dict[str, Litestar] = {}
+        self._apis = {api.key: _LazyApi(api, context, services) for api in catalog}
         mounts: list[tuple[str, Any, bool]] = []
         for api in catalog:
-            app = build_api(api, context, services)
-            self.apis[api.key] = app
-            mounts.extend((prefix.rstrip("/"), app, False) for prefix in api.prefixes)
+            mounts.extend((prefix.rstrip("/"), self._apis[api.key], False) for prefix in api.prefixes)
         # Sandboxes see their own root paths: the mount prefix is stripped.
         mounts.extend((f"/sandbox/{name}", sandbox, True) for name, sandbox in platforms.sandboxes.items())
         self.mounts: Sequence[tuple[str, Any, bool]] = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
         self._housekeeping: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
+
+    @property
+    def apis(self) -> dict[str, Litestar]:
+        """Every API's app by catalog key (building those not built yet)."""
+        return {key: lazy.app for key, lazy in self._apis.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve lifespan events, and hand every request to the API mounted at its path."""
@@ -173,6 +200,7 @@ class Gateway:
         await self.services.start()
         self._housekeeping = asyncio.create_task(self._keep_house(), name="finrail-housekeeping")
         if self.warm_sandboxes:
+            self.apis  # noqa: B018 - build every API now: a broken one should stop the start, not a request
             self._warming = asyncio.create_task(self._warm(), name="finrail-sandbox-warmup")
         if self.settings.server.embedded_worker and self.runtime.engine.flows:
             self.worker = start_worker(self.runtime)

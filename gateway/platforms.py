@@ -100,14 +100,23 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
 class Sandbox:
     """An embedded sandbox app that starts on its first request (or on :meth:`start`).
 
-    Seeding a sandbox takes a moment; a gateway whose platforms are not used yet (a test, a
-    CLI command) should not pay for it, and ``finrail serve`` warms them up in the background.
+    Building and seeding a sandbox take a moment; a gateway whose platforms are not used yet
+    (a test, a CLI command) should not pay for them, and ``finrail serve`` warms them up in the
+    background.
     """
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._app: Any = None
         self._running: AbstractAsyncContextManager[None] | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def app(self) -> Any:
+        """The sandbox's ASGI app, built on first use (building one costs a noticeable moment)."""
+        if self._app is None:
+            self._app = self._build()
+        return self._app
 
     async def start(self) -> None:
         """Run the sandbox's startup (store, seed, webhook sender) once."""
@@ -217,7 +226,8 @@ def _build(spec: PlatformSpec, configured: PlatformSettings, settings: Settings)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"setting platforms.{spec.name}.sandbox: {exc}") from None
     Path(sandbox_config.data_path).parent.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(_load(spec.sandbox)(sandbox_config))
+    build_app = _load(spec.sandbox)
+    sandbox = Sandbox(lambda: build_app(sandbox_config))
     credentials = {
         "username": sandbox_config.username,
         "password": sandbox_config.password,

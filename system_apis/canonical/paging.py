@@ -3,8 +3,10 @@
 Every list endpoint answers ``{"items": [...], "next_cursor": "..."}``. The cursor is opaque to
 clients: base64url of a small JSON document (the connector's position: an offset, a vendor's
 page token...) followed by a keyed checksum. Clients cannot usefully edit it, and a cursor that
-was edited, truncated or built by hand is refused with a :class:`ValueError` (the API answers
-400) instead of silently paging from a wrong position.
+was edited, truncated or built by hand is refused with a :class:`ValueError` instead of
+silently paging from a wrong position. A system API documents :data:`CURSOR_PATTERN` and
+:data:`CURSOR_MAX_LENGTH` (text that does not fit them is a malformed request, 400) and answers
+a cursor that fits them but does not decode with 422 (see ``system_apis.paging``).
 
 The checksum guards integrity, not secrecy: the payload is readable, so never put anything in
 a cursor a client may not see.
@@ -22,6 +24,8 @@ import msgspec
 
 __all__ = [
     "CURSOR_KEY",
+    "CURSOR_MAX_LENGTH",
+    "CURSOR_PATTERN",
     "Page",
     "decode_cursor",
     "encode_cursor",
@@ -33,7 +37,12 @@ CURSOR_KEY: Final = b"finrail-cursor-v1"
 """Default key of the cursor checksum; pass your own ``key`` to bind cursors to a deployment."""
 
 _DIGEST_SIZE: Final = 12
-_MAX_CURSOR_LENGTH: Final = 4096
+_CHECKSUM_CHARS: Final = (_DIGEST_SIZE * 4 + 2) // 3  # base64url, unpadded
+
+CURSOR_MAX_LENGTH: Final = 4096
+"""The longest cursor :func:`decode_cursor` reads; a longer text is refused unread."""
+CURSOR_PATTERN: Final = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{" + str(_CHECKSUM_CHARS) + "}$"
+"""What every cursor :func:`encode_cursor` makes looks like: base64url payload, a dot, base64url checksum."""
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
@@ -73,7 +82,7 @@ def decode_cursor(cursor: str, type_: Any = Any, *, key: bytes = CURSOR_KEY) -> 
     Raises:
         ValueError: the cursor is malformed, was tampered with, or does not match ``type_``.
     """
-    if not isinstance(cursor, str) or not cursor or len(cursor) > _MAX_CURSOR_LENGTH:
+    if not isinstance(cursor, str) or not cursor or len(cursor) > CURSOR_MAX_LENGTH:
         raise ValueError("invalid cursor")
     body, dot, mac = cursor.partition(".")
     if not dot:

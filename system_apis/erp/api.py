@@ -18,7 +18,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import InvalidParam, Problem, problem_spec
+from policies.problems import Problem, problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
     AccountingPeriod,
@@ -33,12 +33,11 @@ from system_apis.canonical import (
     Supplier,
     SupplierDraft,
     SupplierInvoice,
-    decode_cursor,
-    encode_cursor,
 )
 from system_apis.canonical.procurement import SupplierInvoiceDraft
 from system_apis.connectors.erp.client import ErpConnector
 from system_apis.connectors.kit import PlatformError, call_reference
+from system_apis.paging import Cursor, Limit, cursor_page, list_errors, offset_page, read_cursor, read_offset
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "PeriodCheck", "routes"]
 
@@ -72,20 +71,8 @@ PLATFORM_ERRORS = {
     504: problem_spec("The ERP did not answer in time."),
 }
 
-LIST_ERRORS = {
-    **PLATFORM_ERRORS,
-    422: problem_spec("The cursor was not issued by this API (edited, truncated or built by hand)."),
-}
+LIST_ERRORS = list_errors(PLATFORM_ERRORS)
 
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
-        pattern=r"^[A-Za-z0-9_-]{1,480}\.[A-Za-z0-9_-]{16}$",
-        max_length=512,
-        description="Opaque cursor from `next_cursor`.",
-    ),
-]
 CompanyCodeQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9]{1,10}$", description="Company code.")]
 SupplierId = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9]{1,10}$", description="ERP supplier number.")]
 InvoiceId = Annotated[
@@ -116,32 +103,10 @@ class PeriodCheck(msgspec.Struct, frozen=True):
     """The period containing the date (null when the ERP defines none)."""
 
 
-class _Offset(msgspec.Struct, frozen=True):
-    offset: int
-
-
 class _After(msgspec.Struct, frozen=True):
+    """The position of the supplier list: the last supplier number of the previous page."""
+
     after: str
-
-
-def _cursor(cursor: str | None, type_: type[T]) -> T | None:
-    if cursor is None:
-        return None
-    try:
-        return decode_cursor(cursor, type_)
-    except ValueError as error:
-        raise Problem(
-            422,
-            f"query.cursor: {error}",
-            kind="unprocessable",
-            title="Unprocessable request",
-            invalid_params=[InvalidParam(name="query.cursor", reason=str(error))],
-        ) from None
-
-
-def _offset(cursor: str | None) -> int:
-    position = _cursor(cursor, _Offset)
-    return position.offset if position else 0
 
 
 async def _erp(call: Awaitable[T]) -> T:
@@ -170,13 +135,13 @@ def routes(connector: ErpConnector) -> list[Router]:
         ] = None,
     ) -> Page[Supplier]:
         """Suppliers by number, searchable by tax id, IBAN and name."""
-        position = _cursor(cursor, _After)
+        position = read_cursor(cursor, _After)
         items, after = await _erp(
             connector.list_suppliers(
                 limit=limit, after=position.after if position else None, tax_id=tax_id, iban=iban, name=name
             )
         )
-        return Page(items=items, next_cursor=encode_cursor(_After(after)) if after else None)
+        return cursor_page(items, _After(after) if after else None)
 
     @get(
         "/suppliers/{supplier_id:str}",
@@ -233,11 +198,11 @@ def routes(connector: ErpConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[CostCenter]:
         """Cost centers by code."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _erp(
             connector.list_cost_centers(company_code=company_code, active=active, limit=limit, offset=offset)
         )
-        return Page(items=items, next_cursor=encode_cursor(_Offset(offset + limit)) if more else None)
+        return offset_page(items, offset=offset, more=more)
 
     @get("/gl-accounts", opt=governed("erp:master-data:read", operation="list_gl_accounts"), responses=LIST_ERRORS)
     async def list_gl_accounts(
@@ -247,9 +212,9 @@ def routes(connector: ErpConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[GlAccount]:
         """GL accounts of the chart of accounts, by number."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _erp(connector.list_gl_accounts(limit=limit, offset=offset, blocked=blocked))
-        return Page(items=items, next_cursor=encode_cursor(_Offset(offset + limit)) if more else None)
+        return offset_page(items, offset=offset, more=more)
 
     @get(
         "/legal-entities",
@@ -455,11 +420,11 @@ def routes(connector: ErpConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[Payment]:
         """Payments in document order."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _erp(
             connector.list_payments(company_code=company_code, supplier_id=supplier_id, limit=limit, offset=offset)
         )
-        return Page(items=items, next_cursor=encode_cursor(_Offset(offset + limit)) if more else None)
+        return offset_page(items, offset=offset, more=more)
 
     handlers = [
         list_suppliers,

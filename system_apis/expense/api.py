@@ -9,8 +9,9 @@ confirmed it.
 # No `from __future__ import annotations`: Litestar and msgspec must see the real types of
 # the handler signatures (they are resolved at app build time).
 
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, Router, get, post
@@ -24,6 +25,7 @@ from system_apis.canonical import CardTransaction, Employee, ExpenseReport, Page
 from system_apis.canonical.expense import ExpenseReportStatus
 from system_apis.connectors.expense import ExpenseConnector
 from system_apis.connectors.kit import PlatformError
+from system_apis.paging import Cursor, Limit, foreign_cursor, list_errors
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "MarkPaid", "MarkPosted", "ReportStatusUpdate", "routes"]
 
@@ -48,14 +50,6 @@ EmployeeId = Annotated[
                        pattern=r"^[A-Za-z0-9._@+-]+$")
 ]
 StatusFilter = Annotated[ExpenseReportStatus | None, QueryParameter(description="Only reports in this status.")]
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
-"""What an issued cursor looks like (base64url payload, a dot, base64url checksum)."""
-Cursor = Annotated[
-    str | None,
-    QueryParameter(description="`next_cursor` of the previous page, as given.", min_length=3, max_length=4096,
-                   pattern=CURSOR_PATTERN),
-]
 
 
 PLATFORM_ERRORS = {
@@ -63,10 +57,7 @@ PLATFORM_ERRORS = {
     503: problem_spec("The expense platform is unavailable (maintenance, overload, circuit open)."),
     504: problem_spec("The expense platform did not answer in time."),
 }
-LIST_ERRORS = {
-    **PLATFORM_ERRORS,
-    422: problem_spec("The cursor has the shape of a cursor but was not issued by this API (edited or forged)."),
-}
+LIST_ERRORS = list_errors(PLATFORM_ERRORS)
 
 
 ErpDocument = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9/_-]+$")]
@@ -87,10 +78,21 @@ ReportStatusUpdate = MarkPosted | MarkPaid
 """A status change of an approved expense report, told apart by ``status``."""
 
 
-def _bad_cursor() -> Problem:
-    # 422, not 400: the cursor matches the documented pattern; only its checksum or payload is wrong.
-    return Problem(422, "query.cursor: not a cursor issued by this API", kind="foreign-cursor",
-                   title="Unprocessable Content")
+T = TypeVar("T")
+
+
+async def _listed(call: Awaitable[T]) -> T:
+    """Await a connector's list call: platform failures become their problems, a foreign cursor its 422.
+
+    The connector decodes the cursor itself (it carries Concur's page offset) and raises
+    ``ValueError`` for one it did not issue.
+    """
+    try:
+        return await call
+    except PlatformError as exc:
+        raise exc.problem() from exc
+    except ValueError as exc:
+        raise foreign_cursor(exc) from None
 
 
 def _instant(name: str, value: str | None) -> datetime | None:
@@ -130,15 +132,10 @@ def routes(connector: ExpenseConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[ExpenseReport]:
         """Expense reports (headers, without entries), filtered, one page at a time."""
-        try:
-            return await connector.list_reports(
-                status=status, employee_id=employee_id, approved_since=_instant("approved_since", approved_since),
-                limit=limit, cursor=cursor,
-            )
-        except PlatformError as exc:
-            raise exc.problem() from exc
-        except ValueError:
-            raise _bad_cursor() from None
+        since = _instant("approved_since", approved_since)
+        return await _listed(connector.list_reports(
+            status=status, employee_id=employee_id, approved_since=since, limit=limit, cursor=cursor
+        ))
 
     @get(
         "/reports/{report_id:str}",
@@ -198,12 +195,9 @@ def routes(connector: ExpenseConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[Employee]:
         """Employees of the expense platform, filtered, one page at a time."""
-        try:
-            return await connector.list_employees(company_code=company_code, active=active, limit=limit, cursor=cursor)
-        except PlatformError as exc:
-            raise exc.problem() from exc
-        except ValueError:
-            raise _bad_cursor() from None
+        return await _listed(
+            connector.list_employees(company_code=company_code, active=active, limit=limit, cursor=cursor)
+        )
 
     @get(
         "/employees/{employee_id:str}",
@@ -235,14 +229,9 @@ def routes(connector: ExpenseConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[CardTransaction]:
         """Company card transactions, filtered, one page at a time."""
-        try:
-            return await connector.list_card_transactions(
-                employee_id=employee_id, unassigned=unassigned, since=since, limit=limit, cursor=cursor
-            )
-        except PlatformError as exc:
-            raise exc.problem() from exc
-        except ValueError:
-            raise _bad_cursor() from None
+        return await _listed(connector.list_card_transactions(
+            employee_id=employee_id, unassigned=unassigned, since=since, limit=limit, cursor=cursor
+        ))
 
     return [
         Router(

@@ -21,6 +21,7 @@ from policies.services import PolicyServices
 from system_apis.canonical import Budget, BudgetConsumption, BudgetLine, CompanyCode, Instant, Money, Page
 from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.planning import BudgetConsumptionRecord, ConsumptionKind, PlanningConnector
+from system_apis.paging import Cursor, Limit, list_errors
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "ConsumptionRequest", "routes"]
 
@@ -43,8 +44,6 @@ Id = Annotated[
         description="Id of the object in the planning platform.",
     ),
 ]
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(max_length=1024, description="next_cursor of the previous page.")]
 
 PLATFORM_ERRORS = {
     status: problem_spec(text)
@@ -54,19 +53,8 @@ PLATFORM_ERRORS = {
         (504, "The planning platform did not answer in time."),
     )
 }
-
-
-LIST_ERRORS = {
-    **PLATFORM_ERRORS,
-    422: problem_spec("The cursor is not a next_cursor this API issued for this list (edited, or other filters)."),
-}
-LINE_LIST_ERRORS = {
-    **PLATFORM_ERRORS,
-    422: problem_spec(
-        "The cursor is not a next_cursor this API issued for this list (edited, or other filters),"
-        " or period is given without fiscal_year."
-    ),
-}
+LIST_ERRORS = list_errors(PLATFORM_ERRORS)
+LINE_LIST_ERRORS = list_errors(PLATFORM_ERRORS, also="period is given without fiscal_year")
 
 
 class ConsumptionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

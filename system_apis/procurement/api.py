@@ -20,7 +20,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import current_call, governed
-from policies.problems import InvalidParam, Problem, problem_spec
+from policies.problems import problem_spec
 from policies.services import PolicyServices
 from system_apis.canonical import (
     BudgetLine,
@@ -31,12 +31,11 @@ from system_apis.canonical import (
     Supplier,
     SupplierInvoice,
     SupplierStatus,
-    decode_cursor,
-    encode_cursor,
 )
 from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.procurement.client import ProcurementConnector
 from system_apis.connectors.procurement.drafts import GoodsReceiptDraft, PurchaseOrderDraft, RequisitionDraft
+from system_apis.paging import Cursor, Limit, list_errors, offset_page, read_offset
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "ErpNumberUpdate", "routes"]
 
@@ -63,10 +62,7 @@ PLATFORM_ERRORS = {
     503: problem_spec("The procurement platform is unavailable (maintenance, throttling or circuit open)."),
     504: problem_spec("The procurement platform did not answer in time."),
 }
-LIST_ERRORS = {
-    **PLATFORM_ERRORS,
-    422: problem_spec("The cursor has the shape of a cursor but was not issued by this API (edited or forged)."),
-}
+LIST_ERRORS = list_errors(PLATFORM_ERRORS)
 ACTION_ERRORS = {
     **PLATFORM_ERRORS,
     409: problem_spec("The object's status does not allow this action (the detail names the allowed ones)."),
@@ -79,19 +75,7 @@ CREATE_ERRORS = {
 
 ID_PATTERN = r"^[1-9][0-9]{0,8}$"
 """What a procurement id looks like: a positive Coupa id (Coupa ids are 32-bit integers)."""
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
-"""What an issued cursor looks like (base64url payload, a dot, base64url checksum)."""
 
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
-        min_length=3,
-        max_length=512,
-        pattern=CURSOR_PATTERN,
-        description="`next_cursor` of the previous page, as given.",
-    ),
-]
 ObjectId = Annotated[
     str, PathParameter(min_length=1, max_length=64, description="Id, as given by this API (an unknown one is 404).")
 ]
@@ -104,37 +88,6 @@ class ErpNumberUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     erp_supplier_number: Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=r"^[0-9A-Z]+$")] | None
     """The supplier's number in the ERP (SAP ``Supplier``, up to 10 characters)."""
-
-
-class _Position(msgspec.Struct, frozen=True):
-    offset: int
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        position = decode_cursor(cursor, _Position)
-    except ValueError as exc:
-        raise _bad_cursor(str(exc)) from None
-    if position.offset < 0:
-        raise _bad_cursor("invalid cursor")
-    return position.offset
-
-
-def _bad_cursor(reason: str) -> Problem:
-    """A cursor of the right shape that this API did not issue: well-formed, yet meaningless (422)."""
-    return Problem(
-        422,
-        f"query.cursor: {reason}; pass `next_cursor` of the previous page as given",
-        kind="unprocessable",
-        title="Unprocessable request",
-        invalid_params=[InvalidParam(name="query.cursor", reason=reason)],
-    )
-
-
-def _page(items: list[T], more: bool, offset: int) -> Page[T]:
-    return Page(items=items, next_cursor=encode_cursor(_Position(offset + len(items))) if more else None)
 
 
 async def _platform(call: Awaitable[T]) -> T:
@@ -160,13 +113,13 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[Supplier]:
         """Suppliers, filtered by status, tax id, entity and whether they are in the ERP yet."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _platform(
             connector.list_suppliers(
                 offset=offset, limit=limit, status=status, tax_id=tax_id, in_erp=in_erp, company_code=company_code
             )
         )
-        return _page(items, more, offset)
+        return offset_page(items, offset=offset, more=more)
 
     @get(
         "/suppliers/{supplier_id:str}",
@@ -211,9 +164,9 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[Requisition]:
         """Requisitions, optionally of one status."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _platform(connector.list_requisitions(offset=offset, limit=limit, status=status))
-        return _page(items, more, offset)
+        return offset_page(items, offset=offset, more=more)
 
     @get(
         "/requisitions/{requisition_id:str}",
@@ -277,11 +230,11 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[PurchaseOrder]:
         """Purchase orders, optionally of one status or supplier."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _platform(
             connector.list_purchase_orders(offset=offset, limit=limit, status=status, supplier_id=supplier_id)
         )
-        return _page(items, more, offset)
+        return offset_page(items, offset=offset, more=more)
 
     @get(
         "/purchase-orders/{order_id:str}",
@@ -375,10 +328,10 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[GoodsReceipt]:
         """Goods receipts of one purchase order, oldest first."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         receipts = await _platform(connector.list_receipts(purchase_order_id))
         window = receipts[offset : offset + limit]
-        return _page(window, offset + limit < len(receipts), offset)
+        return offset_page(window, offset=offset, more=offset + limit < len(receipts))
 
     # --- invoices and budgets -------------------------------------------------------------
 
@@ -391,11 +344,11 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[SupplierInvoice]:
         """Supplier invoices recorded in procurement, optionally of one status or supplier."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _platform(
             connector.list_invoices(offset=offset, limit=limit, status=status, supplier_id=supplier_id)
         )
-        return _page(items, more, offset)
+        return offset_page(items, offset=offset, more=more)
 
     @get(
         "/invoices/{invoice_id:str}",
@@ -417,11 +370,11 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         cursor: Cursor = None,
     ) -> Page[BudgetLine]:
         """Budget lines, optionally of one entity or period."""
-        offset = _offset(cursor)
+        offset = read_offset(cursor)
         items, more = await _platform(
             connector.list_budget_lines(offset=offset, limit=limit, company_code=company_code, period=period)
         )
-        return _page(items, more, offset)
+        return offset_page(items, offset=offset, more=more)
 
     handlers: list[Callable[..., Any]] = [
         list_suppliers,

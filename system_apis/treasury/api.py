@@ -32,6 +32,7 @@ from system_apis.canonical import (
 )
 from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.treasury import TreasuryConnector
+from system_apis.paging import Cursor, Limit, list_errors
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "PaymentRunRequest", "routes"]
 
@@ -56,8 +57,6 @@ Id = Annotated[
         description="Id of the object in the treasury platform.",
     ),
 ]
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(max_length=1024, description="next_cursor of the previous page.")]
 
 
 def _problem(status: int, text: str) -> ResponseSpec:
@@ -69,12 +68,7 @@ PLATFORM_ERRORS = {
     503: _problem(503, "The treasury platform is unavailable (maintenance, throttling, circuit open)."),
     504: _problem(504, "The treasury platform did not answer in time."),
 }
-
-
-LIST_ERRORS = {
-    **PLATFORM_ERRORS,
-    422: problem_spec("The cursor is not a next_cursor this API issued for this list (edited, or other filters)."),
-}
+LIST_ERRORS = list_errors(PLATFORM_ERRORS)
 
 
 class PaymentRunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,15 +1,17 @@
-"""Opaque cursors refuse tampering; events travel in one envelope and decode to their payload type."""
+"""Opaque cursors refuse tampering and page every system API alike; events travel in one envelope."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from policies.problems import Problem
 from system_apis.canonical import (
     EVENT_TYPES,
     Event,
@@ -21,6 +23,17 @@ from system_apis.canonical import (
     decode_event,
     encode_cursor,
     new_event,
+)
+from system_apis.canonical.paging import CURSOR_MAX_LENGTH, CURSOR_PATTERN
+from system_apis.paging import (
+    FOREIGN_CURSOR,
+    Offset,
+    cursor_page,
+    foreign_cursor,
+    list_errors,
+    offset_page,
+    read_cursor,
+    read_offset,
 )
 
 POSITIONS = st.dictionaries(
@@ -74,6 +87,53 @@ def test_typed_cursor() -> None:
     assert decode_cursor(cursor, Position) == Position(offset=20, filter="DE01")
     with pytest.raises(ValueError, match="unexpected content"):
         decode_cursor(encode_cursor({"offset": "twenty"}), Position)
+
+
+@given(POSITIONS)
+def test_every_issued_cursor_has_the_documented_shape(position: dict[str, object]) -> None:
+    cursor = encode_cursor(position)
+    assert re.fullmatch(CURSOR_PATTERN, cursor)
+    assert len(cursor) <= CURSOR_MAX_LENGTH
+
+
+def test_read_cursor_refuses_with_the_one_problem() -> None:
+    assert read_cursor(None, Position) is None
+    assert read_cursor(encode_cursor(Position(offset=3)), Position) == Position(offset=3)
+    for foreign in ["Zm9yZ2Vk.AAAAAAAAAAAAAAAA", encode_cursor({"after": "x"}), encode_cursor({"offset": 1}, key=b"k")]:
+        with pytest.raises(Problem) as refused:
+            read_cursor(foreign, Position)
+        problem = refused.value
+        assert (problem.status, problem.kind) == (422, "invalid-cursor")
+        assert problem.detail.startswith("query.cursor: not a cursor issued by this API (")
+        assert [p.name for p in problem.invalid_params] == ["query.cursor"]
+    assert foreign_cursor().invalid_params[0].reason == "not a cursor issued by this API"
+    assert foreign_cursor("other filters").invalid_params[0].reason == "not a cursor issued by this API (other filters)"
+
+
+def test_offset_pages() -> None:
+    assert read_offset(None) == 0
+    first = offset_page([1, 2], offset=0, more=True)
+    assert first.items == [1, 2]
+    assert first.next_cursor is not None
+    assert read_offset(first.next_cursor) == 2
+    assert decode_cursor(first.next_cursor) == {"offset": 2}  # the position cursors already issued carry
+    assert offset_page([3], offset=2, more=False).next_cursor is None
+    assert offset_page([], offset=2, more=True).next_cursor is None  # never a cursor that pages in place
+    with pytest.raises(Problem):
+        read_offset(encode_cursor(Offset(0))[:-1] + "A")
+    with pytest.raises(Problem):
+        read_offset(encode_cursor({"offset": -1}))
+    assert cursor_page(["a"], None).next_cursor is None
+    assert decode_cursor(cursor_page(["a"], {"after": "a"}).next_cursor or "") == {"after": "a"}
+
+
+def test_list_errors_add_the_cursor_422() -> None:
+    plain = list_errors({})
+    assert set(plain) == {422}
+    assert plain[422].description == FOREIGN_CURSOR + "."
+    also = list_errors({502: plain[422]}, also="period is given without fiscal_year")
+    assert set(also) == {422, 502}
+    assert also[422].description == FOREIGN_CURSOR + ", or period is given without fiscal_year."
 
 
 def test_event_envelope_round_trip_for_each_kind() -> None:

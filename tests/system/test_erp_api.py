@@ -107,9 +107,17 @@ async def test_suppliers_page_search_and_read(rig: Rig) -> None:
         by_tax = await rig.get("/suppliers", tax_id=first["tax_id"]["value"])
         assert seen[0] in {s["id"] for s in by_tax.json()["items"]}
     assert (await rig.get("/suppliers/9999999")).status_code == 404
-    tampered = await rig.get("/suppliers", cursor="eyJhZnRlciI6IjEifQ.AAAA")
-    assert tampered.status_code == 400
-    assert tampered.headers["content-type"] == "application/problem+json"
+    malformed = await rig.get("/suppliers", cursor="eyJhZnRlciI6IjEifQ.AAAA")  # not the documented shape
+    assert malformed.status_code == 400
+    assert malformed.headers["content-type"] == "application/problem+json"
+    forged = await rig.get("/suppliers", cursor="eyJhZnRlciI6IjEifQ.AAAAAAAAAAAAAAAA")  # the shape, a wrong checksum
+    assert forged.status_code == 422
+    assert forged.json()["type"] == "https://finrail.dev/problems/invalid-cursor"
+    assert forged.json()["invalid_params"][0]["name"] == "query.cursor"
+    offset_cursor = (await rig.get("/gl-accounts", limit=1)).json()["next_cursor"]
+    other_list = await rig.get("/suppliers", cursor=offset_cursor)  # genuine, but an offset, not a supplier
+    assert other_list.status_code == 422
+    assert "not a cursor issued by this API" in other_list.json()["detail"]
 
 
 async def test_master_data_and_period_check(rig: Rig) -> None:

@@ -67,10 +67,11 @@ async def test_reports_employees_and_cards_are_read_through_the_chain(setup: Set
     assert not {r["id"] for r in body["items"]} & {r["id"] for r in second.json()["items"]}
     since = await http.get(f"{PREFIX}/reports", params={"approved_since": "2025-06-01T00:00:00Z"}, headers=headers)
     assert all(r["approved_at"] >= "2025-06-01" for r in since.json()["items"])
-    forged = await http.get(f"{PREFIX}/reports", params={"cursor": "forged.cursor"}, headers=headers)
+    forged = await http.get(f"{PREFIX}/reports", params={"cursor": "Zm9yZ2Vk.AAAAAAAAAAAAAAAA"}, headers=headers)
     assert forged.status_code == 422  # shaped like a cursor, but not one this API issued
     assert forged.headers["content-type"] == "application/problem+json"
-    assert "cursor" in forged.json()["detail"]
+    assert "not a cursor issued by this API" in forged.json()["detail"]
+    assert forged.json()["invalid_params"][0]["name"] == "query.cursor"
     malformed = await http.get(f"{PREFIX}/reports", params={"cursor": "not a cursor"}, headers=headers)
     assert malformed.status_code == 400
     for not_a_time in ("2025-06-01T00:00:00", "0.5", "2025-06-01"):  # naive, a number, a bare date

@@ -88,7 +88,8 @@ async def test_lines_filtered_and_paged_with_cursor(rig: Rig) -> None:
     assert budget["version"] == 1
 
     assert (await rig.get("/budget-lines", period=2)).status_code == 422  # period needs the year
-    assert (await rig.get("/budget-lines", cursor="forged.cursor")).status_code == 422
+    assert (await rig.get("/budget-lines", cursor="Zm9yZ2Vk.AAAAAAAAAAAAAAAA")).status_code == 422  # forged
+    assert (await rig.get("/budget-lines", cursor="forged.cursor")).status_code == 400  # not a cursor's shape
 
 
 async def test_consumption_booked_once_audited_and_listed(rig: Rig) -> None:

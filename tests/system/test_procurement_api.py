@@ -15,6 +15,7 @@ from gateway.registry import default_catalog
 from gateway.settings import Settings
 from platforms.kit import SandboxState
 from platforms.procurement.app import create_app as create_sandbox
+from system_apis.canonical import encode_cursor
 from system_apis.connectors.kit import ConnectionConfig
 from system_apis.connectors.procurement.client import ProcurementConnector
 from system_apis.procurement.api import PREFIX, SCOPES, SUMMARY, routes
@@ -64,13 +65,16 @@ async def test_suppliers_page_filter_and_erp_number_is_audited(env: Env) -> None
     second = await client.get(f"{PREFIX}/suppliers", params={"limit": 2, "cursor": page["next_cursor"]},
                               headers=operator.headers)
     assert [s["id"] for s in second.json()["items"]] == ["3", "4"]
-    tampered = await client.get(f"{PREFIX}/suppliers", params={"cursor": page["next_cursor"] + "x"},
-                                headers=operator.headers)
+    edited = ("A" if page["next_cursor"][0] != "A" else "B") + page["next_cursor"][1:]
+    tampered = await client.get(f"{PREFIX}/suppliers", params={"cursor": edited}, headers=operator.headers)
     assert tampered.status_code == 422  # the shape of a cursor, but not one this API issued
     assert tampered.headers["content-type"] == "application/problem+json"
     assert tampered.json()["invalid_params"][0]["name"] == "query.cursor"
     garbled = await client.get(f"{PREFIX}/suppliers", params={"cursor": "not a cursor"}, headers=operator.headers)
     assert garbled.status_code == 400  # not even the documented shape
+    backwards = await client.get(f"{PREFIX}/suppliers", params={"cursor": encode_cursor({"offset": -1})},
+                                 headers=operator.headers)
+    assert backwards.status_code == 422  # issued by this API's key, yet no position of a list
 
     waiting = await client.get(f"{PREFIX}/suppliers", params={"status": "active", "in_erp": "false", "limit": 200},
                                headers=operator.headers)

@@ -119,6 +119,8 @@ async def test_list_obligations_by_status_with_cursor(rig: Rig) -> None:
     wrong = await rig.get("/payment-obligations", status="paid", cursor=(await rig.get(
         "/payment-obligations", limit=1)).json()["next_cursor"])
     assert wrong.status_code == 422  # a cursor of another list
+    assert (await rig.get("/payment-obligations", cursor="Zm9yZ2Vk.AAAAAAAAAAAAAAAA")).status_code == 422  # forged
+    assert (await rig.get("/payment-obligations", cursor="not a cursor")).status_code == 400  # not a cursor's shape
 
 
 async def test_run_created_released_and_accounts_listed(rig: Rig) -> None:
