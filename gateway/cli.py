@@ -213,6 +213,78 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, work)
 
 
+def _flows(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from gateway.operator import operator_change
+    from process_apis.flow.queues import InstanceBusy, act
+    from process_apis.flow.store import InstanceFilter
+    from process_apis.flow.views import instance_view, timeline_view
+
+    # The command changes the database and exits; the server's worker runs what it woke up.
+    settings = msgspec.structs.replace(settings, server=msgspec.structs.replace(settings.server, embedded_worker=False))
+
+    async def work(gateway: Any) -> int:
+        engine = gateway.runtime.engine
+        store = engine.store
+        if args.action == "list":
+            found = await store.instances(
+                InstanceFilter(flow=args.flow, status=args.status, reason=args.reason), limit=args.limit)
+            views = [instance_view(instance, engine.flows.get(instance.flow)) for instance in found]
+            if args.json:
+                _print_json(views)
+            else:
+                for item in views:
+                    print(f"{item.id}  {item.flow:24}  {item.status:12}  {item.reason or '-':24}  "
+                          f"{item.created_at:%Y-%m-%d %H:%M:%S}  {item.key}")
+            return 0
+        instance = await store.get(args.instance_id)
+        if instance is None:
+            raise CommandError(f"no flow instance {args.instance_id}")
+        before = instance_view(instance, engine.flows.get(instance.flow))
+        if args.action == "show":
+            timeline = [timeline_view(entry) for entry in await store.timeline(instance_id=instance.id)]
+            if args.json:
+                _print_json({"instance": before, "timeline": timeline})
+                return 0
+            for label, value in (("id", before.id), ("flow", before.flow), ("key", before.key),
+                                 ("status", before.status), ("step", before.step), ("reason", before.reason),
+                                 ("detail", before.detail), ("attempts", before.attempts),
+                                 ("correlation_id", before.correlation_id), ("created_at", before.created_at),
+                                 ("finished_at", before.finished_at)):
+                print(f"{label + ':':16}{'-' if value is None else value}")
+            print("timeline:")
+            for entry in timeline:
+                step = f" [{entry.step}]" if entry.step else ""
+                detail = f"  {entry.detail}" if entry.detail else ""
+                print(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {entry.kind}{step}{detail}")
+            return 0
+        if instance.flow not in engine.flows:
+            raise CommandError(f"flow {instance.flow} is not run by this deployment; its instances cannot be acted on")
+        try:
+            changed = await act(engine, instance.id, args.action, actor="operator:" + getpass.getuser(),
+                                note=args.note, decision=getattr(args, "decision", None))
+        except InstanceBusy as exc:
+            raise CommandError(str(exc)) from None
+        if changed is None:
+            raise CommandError(f"no flow instance {args.instance_id}")
+        after = instance_view(changed, engine.flows.get(changed.flow))
+        services = gateway.services
+        async with operator_change(services, f"{args.action}_flow_instance") as (conn, call):
+            await services.audit.record_change(
+                conn, call, resource_ids={"instance_id": instance.id}, before=msgspec.to_builtins(before),
+                after=msgspec.to_builtins(after),
+            )
+        if args.json:
+            _print_json(after)
+        else:
+            print(f"{after.id}: {args.action} recorded; now {after.status}"
+                  + (f" at step {after.step}" if after.step else ""))
+        return 0
+
+    return _run(settings, work)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finrail", description="Finrail: a governed API layer for finance platforms.")
     parser.add_argument("--config", help="settings file (TOML); default: $FINRAIL_CONFIG, else built-in defaults")
@@ -262,6 +334,31 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="token signing keys")
     keys.add_argument("action", choices=["rotate"])
     keys.set_defaults(handler=_keys)
+
+    flows = commands.add_parser("flows", help="flow instances: list, show, act on the exception and dead-letter queues")
+    flow_actions = flows.add_subparsers(dest="action", required=True, metavar="ACTION")
+    flow_list = flow_actions.add_parser("list", help="list instances, newest first")
+    flow_list.add_argument("--flow", help="only this flow")
+    flow_list.add_argument("--status", help="only this status (exception: the finance exception queue; dead: the "
+                           "dead-letter queue)",
+                           choices=["active", "exception", "dead", "compensating", "completed", "cancelled"])
+    flow_list.add_argument("--reason", help="only this reason code")
+    flow_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    flow_list.add_argument("--json", action="store_true", help="print JSON")
+    flow_show = flow_actions.add_parser("show", help="one instance with its timeline")
+    flow_show.add_argument("instance_id")
+    flow_show.add_argument("--json", action="store_true", help="print JSON")
+    for action, text in (("retry", "run the stopped step again unchanged"),
+                         ("replay", "run the flow again from its first step (creates are not repeated)"),
+                         ("resolve", "record a decision for a step a business rule stopped, and run it again"),
+                         ("cancel", "undo the completed steps that have a compensation, then stop")):
+        sub = flow_actions.add_parser(action, help=text)
+        sub.add_argument("instance_id")
+        if action == "resolve":
+            sub.add_argument("--decision", required=True, help="the decision (approve, merge, ...; the flow says)")
+        sub.add_argument("--note", default="", help="why, for the instance's timeline")
+        sub.add_argument("--json", action="store_true", help="print the instance after the action as JSON")
+    flows.set_defaults(handler=_flows)
     return parser
 
 

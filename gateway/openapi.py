@@ -186,7 +186,13 @@ def _govern_operation(
     if declared.get("effect"):
         parameters = operation.setdefault("parameters", [])
         parameters.insert(0, dict(_IDEMPOTENCY_KEY))
-        responses["409"] = _problem("A request with this Idempotency-Key is still in flight.", _RETRY_AFTER)
+        in_flight = "A request with this Idempotency-Key is still in flight."
+        declared_409 = responses.get("409")
+        if declared_409 is None:
+            responses["409"] = _problem(in_flight, _RETRY_AFTER)
+        else:
+            declared_409["description"] = f"{declared_409.get('description', '')} Or: {in_flight}".strip()
+            declared_409.setdefault("headers", {}).update(_RETRY_AFTER)
         reused = "This Idempotency-Key was already used with a different request."
         declared_422 = responses.get("422")
         if declared_422 is None or _is_litestar_default(declared_422):

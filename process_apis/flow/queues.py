@@ -31,7 +31,10 @@ _WAITING = ("exception", "dead")
 
 def _resolve(engine: FlowEngine, decision: str) -> Any:
     def values(instance: Instance) -> dict[str, Any]:
-        step = engine.flows[instance.flow].steps[instance.step].name
+        flow = engine.flows.get(instance.flow)
+        if flow is None:
+            raise InstanceBusy(f"flow {instance.flow} does not run in this deployment; nothing can resume it")
+        step = flow.steps[instance.step].name
         decisions = {**instance.state.get("_decisions", {}), step: decision}
         return {"status": "active", "attempt": 0, "reason": None, "detail": None, "due_at": datetime.now(UTC),
                 "state": {**instance.state, "_decisions": decisions}}
