@@ -156,6 +156,7 @@ class Gateway:
         self.runtime, self._system_http = process_runtime(settings, services, discover(), scopes, self,
                                                             platforms.webhook_secrets)
         self.worker: Worker | None = None
+        self.worker_name: str | None = None
         context = BuildContext(settings=settings, catalog=catalog, connectors=platforms.connectors,
                                runtime=self.runtime)
         self._apis = {api.key: _LazyApi(api, context, services) for api in catalog}
@@ -203,7 +204,7 @@ class Gateway:
             self.apis  # noqa: B018 - build every API now: a broken one should stop the start, not a request
             self._warming = asyncio.create_task(self._warm(), name="finrail-sandbox-warmup")
         if self.settings.server.embedded_worker and self.runtime.engine.flows:
-            self.worker = start_worker(self.runtime)
+            self.worker = start_worker(self.runtime, self.worker_name)
         logger.info("finrail started", extra={"apis": [api.name for api in self.catalog]})
 
     async def shutdown(self) -> None:

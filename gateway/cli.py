@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.settings import PlatformSettings, Settings, SettingsError, load_settings
 
 __all__ = ["main"]
 
@@ -54,6 +55,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.logging import configure_logging
 
     configure_logging(settings.logging)
+    settings = _events_to_self(settings)
     app = create_app(settings, warm_sandboxes=True)
     config = uvicorn.Config(
         app,
@@ -73,6 +75,60 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1
+
+
+def _events_to_self(settings: Settings) -> Settings:
+    """Point each embedded sandbox's webhooks at this server's ``/events/<platform>``.
+
+    That is what a real platform is configured to do; a sandbox with its own ``webhook_url``
+    keeps it, and platforms with a ``base_url`` are real and configured on their side.
+    """
+    from gateway.platforms import PLATFORMS
+
+    host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::", "") else settings.server.host
+    base = f"http://{host}:{settings.server.port}"
+    platforms = dict(settings.platforms)
+    for name in (spec.name for spec in PLATFORMS):
+        configured = platforms.get(name) or PlatformSettings()
+        if configured.base_url or "webhook_url" in configured.sandbox:
+            continue
+        sandbox = {**configured.sandbox, "webhook_url": f"{base}/events/{name}"}
+        platforms[name] = msgspec.structs.replace(configured, sandbox=sandbox)
+    return msgspec.structs.replace(settings, platforms=platforms)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.app import create_app
+    from gateway.logging import configure_logging
+
+    configure_logging(settings.logging)
+    settings = msgspec.structs.replace(
+        settings, server=msgspec.structs.replace(settings.server, embedded_worker=True))
+
+    async def go() -> int:
+        gateway = create_app(settings)
+        gateway.worker_name = args.name
+        await gateway.startup()
+        try:
+            worker = gateway.worker
+            if worker is None:
+                raise CommandError("no flows are installed; there is nothing for a worker to run")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            target = settings.flows.system_url or "the system APIs in this process"
+            print(f"finrail worker {worker.name}: {len(gateway.runtime.engine.flows)} flows, calling {target}",
+                  file=sys.stderr)
+            if not settings.flows.system_url and gateway.platforms.sandboxes:
+                print("finrail worker: note: without [flows] system_url this worker runs its own embedded "
+                      "sandboxes; point it at the serving gateway to share theirs", file=sys.stderr)
+            await stop.wait()
+            return 0
+        finally:
+            await gateway.shutdown()
+
+    return asyncio.run(go())
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,6 +351,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default 8000)")
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run a flow worker alone (several may share one database)")
+    worker.add_argument("--name", help="lease owner name shown on timelines (default host:pid:random)")
+    worker.set_defaults(handler=_worker)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])

@@ -133,8 +133,8 @@ def process_runtime(
     return runtime, http
 
 
-def start_worker(runtime: Runtime) -> Worker:
+def start_worker(runtime: Runtime, name: str | None = None) -> Worker:
     """A worker for ``runtime``, running in the background of the current loop."""
-    worker = Worker(runtime.engine, runtime.system)
+    worker = Worker(runtime.engine, runtime.system, name)
     worker.start()
     return worker

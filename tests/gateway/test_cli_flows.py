@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,3 +222,25 @@ def test_the_installed_command_lists_shows_and_refuses(database_url: str, tmp_pa
                              text=True, timeout=120)
     assert refused.stderr == ("finrail: flow retired-flow is not run by this deployment; its instances cannot be "
                               "acted on\n")
+
+
+def test_a_worker_runs_until_sigterm_and_then_stops_cleanly(tmp_path: Path) -> None:
+    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'finrail.db'}", tmp_path / "data",
+                     logging__level="INFO")
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([BIN / "finrail", "worker", "--name", "night-shift"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while "finrail worker night-shift" not in log.read_text():
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+    text = log.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text
+    assert "flows, calling the system APIs in this process" in text
