@@ -131,6 +131,28 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.app import create_app
+    from gateway.demo import DemoSize, run_demo
+
+    settings = msgspec.structs.replace(
+        settings, server=msgspec.structs.replace(settings.server, embedded_worker=True))
+    size = DemoSize(suppliers=args.suppliers, reports=args.reports, requisitions=args.requisitions,
+                    invoices=args.invoices)
+
+    async def go() -> int:
+        gateway = create_app(settings, warm_sandboxes=True)
+        await gateway.startup()
+        try:
+            print(f"finrail demo: a day of finance work (data: {settings.data_dir})", file=sys.stderr)
+            await run_demo(gateway, sys.stderr, size, deadline_seconds=args.deadline)
+            return 0
+        finally:
+            await gateway.shutdown()
+
+    return asyncio.run(go())
+
+
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.migrations import upgrade_sync
 
@@ -355,6 +377,14 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a flow worker alone (several may share one database)")
     worker.add_argument("--name", help="lease owner name shown on timelines (default host:pid:random)")
     worker.set_defaults(handler=_worker)
+
+    demo = commands.add_parser("demo", help="drive a realistic day through the sandboxes and print the KPIs")
+    demo.add_argument("--suppliers", type=int, default=12, help="suppliers to onboard (default 12)")
+    demo.add_argument("--reports", type=int, default=24, help="expense reports to post (default 24)")
+    demo.add_argument("--requisitions", type=int, default=10, help="requisitions to check (default 10)")
+    demo.add_argument("--invoices", type=int, default=8, help="supplier invoices to match (default 8)")
+    demo.add_argument("--deadline", type=float, default=300.0, help="seconds to wait for the flows (default 300)")
+    demo.set_defaults(handler=_demo)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])

@@ -244,3 +244,20 @@ def test_a_worker_runs_until_sigterm_and_then_stops_cleanly(tmp_path: Path) -> N
     assert code == 0, text
     assert "Traceback" not in text
     assert "flows, calling the system APIs in this process" in text
+
+
+def test_the_demo_drives_a_day_and_prints_the_kpis(tmp_path: Path) -> None:
+    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'finrail.db'}", tmp_path / "data")
+    done = subprocess.run(
+        [BIN / "finrail", "demo", "--suppliers", "3", "--reports", "4", "--requisitions", "2", "--invoices", "2"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "The day in numbers" in done.stderr
+    assert "expense-posting" in done.stderr
+    listed = json.loads(finrail(env, "flows", "list", "--json"))
+    flows = {item["flow"] for item in listed}
+    assert {"supplier-onboarding", "expense-posting"} <= flows
+    assert all(item["status"] in ("completed", "exception", "dead") for item in listed
+               if item["flow"] in ("supplier-onboarding", "expense-posting")), "every started flow settled"
