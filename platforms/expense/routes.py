@@ -1,13 +1,19 @@
 """The Concur Expense handlers of the sandbox.
 
-* v3.0 reports and entries, read-only, exactly in the shape of Concur's swagger documents:
+* v3.0 reports and entries, exactly in the shape of Concur's swagger documents:
   ``GET /api/v3.0/expense/reports[/{id}]``, ``GET /api/v3.0/expense/entries[/{id}]``, pages
   ``{"Items": [...], "NextPage": "<uri>"}`` with ``offset``/``limit`` (default 25, at most 100).
 * employees (``GET /api/v3.0/common/users``) and corporate card transactions
   (``GET /api/v3.0/expense/companycardtransactions``) in the same style.
+* creating reports and entries as a client does (``POST /api/v3.0/expense/reports`` with the
+  owner in ``user``, then ``POST /api/v3.0/expense/entries``), bodies and answers as Concur's
+  swagger describes them (``ReportPost``/``EntryPost`` in, ``{"ID", "URI"}`` out, see
+  :mod:`platforms.expense.create`); a new report is ``A_NOTF``/``P_NOTP`` and its totals are
+  the sum of its entries.
 * the approval workflow (``POST /api/expense/expensereport/v1.1/report/{id}/WorkFlowAction``:
-  Submit, Approve, Send Back, Recall), and a v4-style ``PATCH /expensereports/v4/reports/{id}``
-  that moves an approved report to ``P_PROC`` (posted to the financial system) and ``P_PAID``.
+  Submit, Approve, Send Back, Recall; a report without entries cannot be submitted), and a
+  v4-style ``PATCH /expensereports/v4/reports/{id}`` that moves an approved report to
+  ``P_PROC`` (posted to the financial system) and ``P_PAID``.
 * each status change sends the v4 ``statusChanged`` event (topic ``public.concur.expense.report``)
   as a signed webhook.
 
@@ -36,6 +42,15 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from platforms.expense.auth import require_bearer
 from platforms.expense.codes import APPROVAL_NAMES, PAYMENT_NAMES
+from platforms.expense.create import (
+    CreateResponse,
+    EntryPost,
+    ExpenseBody,
+    ReportPost,
+    new_entry,
+    new_report,
+    with_totals,
+)
 from platforms.expense.seed import COMPANY_ID
 from platforms.expense.wire import (
     ENCODER,
@@ -96,6 +111,7 @@ _INVALID = error_spec("A parameter or the body is invalid.")
 _UNAUTHORIZED = error_spec("No valid bearer token (see ``WWW-Authenticate``).")
 _NOT_FOUND = error_spec("No resource with this id.")
 _CONFLICT = error_spec("The report is not in a status that allows this change.")
+_UNPROCESSABLE = error_spec("The body is well formed but breaks a rule of the site (the message says which).")
 
 
 def _list(container: Any, description: str) -> dict[int, ResponseSpec]:
@@ -379,6 +395,116 @@ def list_card_transactions(
     )
 
 
+# --- creating reports and entries -------------------------------------------------------------
+
+
+def _new_id(sandbox: SandboxState, collection: str) -> str:
+    """A new report or entry id like the seeded ones (20 hex digits), drawn from the sandbox's rng."""
+    while True:
+        id = f"{sandbox.rng.getrandbits(80):020X}"
+        if sandbox.store.get(collection, id) is None:
+            return id
+
+
+def _day(name: str, value: str) -> datetime:
+    """The date of ``YYYY-MM-DD`` or of an RFC 3339 time (in its own offset), at midnight UTC."""
+    instant = _instant(name, value)
+    assert instant is not None  # value is not None
+    return datetime.combine(instant.date(), datetime.min.time(), tzinfo=UTC)
+
+
+def _created(uri: str, id: str) -> Response[bytes]:
+    return _json(CreateResponse(id=id, uri=uri))
+
+
+@post(
+    "/api/v3.0/expense/reports",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    status_code=200,
+    summary="Create a new report",
+    responses={
+        200: _ok(CreateResponse, "The report was created: its ID and URI."),
+        400: _INVALID,
+        401: _UNAUTHORIZED,
+        404: error_spec("No user with this login ID."),
+        422: _UNPROCESSABLE,
+    },
+    dto=ExpenseBody[ReportPost],
+    return_dto=None,
+)
+def create_report(
+    request: Request[Any, Any, Any],
+    sandbox: Sandbox,
+    data: JSONBody[ReportPost],
+    user: Annotated[str, QueryParameter(
+        min_length=1, max_length=128,
+        description="The login ID of the report owner. Required: the sandbox's tokens are company-level"
+                    " (client credentials), so they name no user.",
+    )],
+) -> Response[bytes]:
+    """A new report of ``user``, not submitted, with the owner's company, cost center, currency and approver."""
+    found = sandbox.store.find("users", LoginID=user)
+    if not found:
+        raise NotFoundException(f"user {user} was not found")
+    owner = msgspec.convert(found[0], User)
+    if not owner.active:
+        raise HTTPException(status_code=422, detail=f"user {user} is inactive and cannot own new reports")
+    approvers = sandbox.store.find("users", LoginID=owner.approver_login_id) if owner.approver_login_id else []
+    approver = msgspec.convert(approvers[0], User) if approvers else None
+    user_defined = _day("UserDefinedDate", data.user_defined_date) if data.user_defined_date else None
+    report = new_report(data, _new_id(sandbox, "reports"), owner, approver, user_defined, datetime.now(UTC))
+    sandbox.store.put("reports", report.id, msgspec.to_builtins(report))
+    return _created(_report_uri(request)(report), report.id)
+
+
+@post(
+    "/api/v3.0/expense/entries",
+    guards=[require_bearer],
+    sync_to_thread=False,
+    status_code=200,
+    summary="Create expense entry",
+    responses={
+        200: _ok(CreateResponse, "The entry was created: its ID and URI."),
+        400: _INVALID,
+        401: _UNAUTHORIZED,
+        404: error_spec("No report with this ReportID (of this user, when user is given)."),
+        409: error_spec("The report is submitted or approved: entries are added while it is not submitted"
+                        " or sent back."),
+        422: _UNPROCESSABLE,
+    },
+    dto=ExpenseBody[EntryPost],
+    return_dto=None,
+)
+def create_entry(
+    request: Request[Any, Any, Any],
+    sandbox: Sandbox,
+    data: JSONBody[EntryPost],
+    user: Annotated[str | None, QueryParameter(
+        min_length=1, max_length=128,
+        description="The login ID of the report owner, or ALL (optional: the report names its owner).",
+    )] = None,
+) -> Response[bytes]:
+    """Add an entry to a report that is not submitted (or sent back); the report's totals follow."""
+    doc = sandbox.store.get("reports", data.report_id)
+    named = user not in (None, "ALL")  # as the list routes read it: ALL is any owner
+    if doc is None or (named and doc["OwnerLoginID"] != user):
+        owner = f" of user {user}" if named else ""
+        raise NotFoundException(f"report {data.report_id}{owner} was not found")
+    report = msgspec.convert(doc, ReportGet)
+    if report.approval_status_code not in ("A_NOTF", "A_RESU"):
+        status = report.approval_status_code
+        raise _conflict(f"report {report.id} is {APPROVAL_NAMES.get(status, status)} ({status}):"
+                        " entries can no longer be added")
+    now = datetime.now(UTC)
+    entry = new_entry(data, _new_id(sandbox, "entries"), report, _day("TransactionDate", data.transaction_date), now)
+    entries = [msgspec.convert(e, EntryGet) for e in sandbox.store.find("entries", ReportID=report.id)]
+    sandbox.store.put("entries", entry.id, msgspec.to_builtins(entry))
+    updated = with_totals(report, [*entries, entry], now)
+    sandbox.store.put("reports", report.id, msgspec.to_builtins(updated))
+    return _created(_entry_uri(request)(entry), entry.id)
+
+
 # --- status changes ---------------------------------------------------------------------------
 
 
@@ -460,6 +586,8 @@ def workflow_action(
     if data.Action == "Submit":
         if current not in ("A_NOTF", "A_RESU"):
             raise _conflict(f"report {id} cannot be submitted in status {current}")
+        if not sandbox.store.find("entries", ReportID=id):
+            raise _conflict(f"report {id} has no expense entries: add one before submitting")
         _change(request, sandbox, doc, approval="A_PEND", submit_date=now, **comment)
     elif data.Action == "Approve":
         if current not in _IN_APPROVAL:
@@ -519,7 +647,9 @@ def patch_report(
 ROUTES = [
     list_reports,
     get_report,
+    create_report,
     list_entries,
+    create_entry,
     get_entry,
     list_users,
     list_card_transactions,
