@@ -21,14 +21,16 @@ from tests.support import Operator, register
 
 @pytest.fixture
 def flows_settings(database_url: str, tmp_path: Path) -> Settings:
-    """Embedded settings with the worker left to the test and retries without waiting."""
+    """Embedded settings with the worker left to the test and retries (almost) without waiting."""
     return load_settings(
         environ={},
         data_dir=str(tmp_path / "data"),
         storage={"url": database_url},
         throttling={"spike": "1000/second"},
         server={"embedded_worker": False},
-        flows={"worker": {"backoff_base_seconds": 0.0, "backoff_cap_seconds": 0.0, "max_attempts": 3}},
+        # No backoff of our own, but a platform's Retry-After is honoured up to a second, so a
+        # test can hold a fault long enough to see the retry scheduled.
+        flows={"worker": {"backoff_base_seconds": 0.0, "backoff_cap_seconds": 1.0, "max_attempts": 3}},
     )
 
 
