@@ -4,8 +4,9 @@ Every call carries a bearer token, the instance's correlation id and, for create
 step's ``Idempotency-Key``; every answer is decoded into a Struct, and every failure is
 classified for the engine: transport errors, timeouts, 5xx and 429 are
 :class:`TechnicalError` (retried), 409 and 422 are :class:`BusinessError` with the problem's
-kind as reason (a person decides), and any other 4xx is a permanent technical error (our
-request or our credential is wrong; retrying cannot fix it).
+kind as reason (a person decides), 404 is a :class:`BusinessError` with reason ``not-found``,
+and any other 4xx is a permanent technical error (our request or our credential is wrong;
+retrying cannot fix it).
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ class SystemClient:
             # An earlier attempt of this very step is still running (a lease taken over).
             raise TechnicalError(detail, retry_after=_retry_after(response), status=status)
         if status in (409, 422, 404) and reason != "idempotency-key-reused":
-            raise BusinessError(reason or ("not-found" if status == 404 else "rejected"), detail, status=status)
+            # A 404 is "not-found" whatever kind the API gave it (system APIs pass a platform's
+            # refusal on as ``platform-rejected``); flows branch on the reason.
+            raise BusinessError("not-found" if status == 404 else reason or "rejected", detail, status=status)
         if status == 429 or status >= 500 or status == 408:
             raise TechnicalError(detail, retry_after=_retry_after(response), status=status)
         raise TechnicalError(detail, permanent=True, status=status)
