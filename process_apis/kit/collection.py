@@ -113,8 +113,9 @@ def collection_routes(runtime: Runtime, collection: FlowCollection[Any]) -> list
     )
     async def start(request: Request[Any, Any, Any], data: JSONBody[Request_]) -> Response[InstanceView]:  # type: ignore[valid-type]
         key = collection.key(data)
-        instance, created = await store.start(
-            name, key, collection.input(data), correlation_id=current_call(request.scope).correlation_id)
+        call = current_call(request.scope)
+        call.resource_ids[collection.key_filter] = key
+        instance, created = await store.start(name, key, collection.input(data), correlation_id=call.correlation_id)
         if not created and collection.existing is not None:
             collection.existing(instance, data)
         if created:
