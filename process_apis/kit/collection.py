@@ -72,11 +72,11 @@ class FlowCollection(Generic[Body]):
 
 
 class _Position(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a list goes on: the last item of the previous page, and the filters it was for."""
+    """Where a list goes on: the last item of the previous page, and the flow and filters it was for."""
 
     created_at: dt.datetime
     id: str
-    filters: tuple[str | None, str | None, str | None]
+    filters: tuple[str | None, str | None, str | None, str | None]
 
 
 def collection_routes(runtime: Runtime, collection: FlowCollection[Any]) -> list[Any]:
@@ -158,10 +158,10 @@ def collection_routes(runtime: Runtime, collection: FlowCollection[Any]) -> list
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[InstanceView]:
-        filters = (status, reason, key)
+        filters = (name, status, reason, key)
         position = read_cursor(cursor, _Position)
         if position is not None and position.filters != filters:
-            raise foreign_cursor("it was issued for other filters")
+            raise foreign_cursor("it was issued for another list or other filters")
         before = (position.created_at, position.id) if position is not None else None
         found = await store.instances(InstanceFilter(flow=name, status=status, reason=reason, key=key),
                                       limit=limit + 1, before=before)
