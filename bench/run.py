@@ -1,7 +1,7 @@
-"""Benchmark of the policy chain (issue 2, item 10) and the system tier (issue 3, item 6).
+"""Benchmark of the policy chain (issue 2, item 10), the system tier (issue 3, item 6) and the process tier.
 
     python bench/run.py [--duration 5] [--latency-duration 3] [--connections 32] [--rounds 5]
-                        [--only all|chain|system]
+                        [--only all|chain|system|flows]
 
 One command, results in bench/RESULTS.md (``--only`` rewrites only its own part of the file).
 
@@ -33,6 +33,13 @@ gateway whose ERP sandbox holds 10,000 suppliers. In rotated rounds of their own
 supplier GET and a 20-supplier list page through the system API and the equivalent OData
 requests straight at the sandbox; then every supplier is listed page by page, twice, while the
 gateway's resident memory is sampled after every page.
+
+The process tier (``bench/flows.py``, issue 4 section 8, about 5 minutes; needs PostgreSQL, not
+wrk) runs real ``finrail serve`` / ``finrail worker`` processes: expense reports posted end to
+end per second (embedded SQLite in ``--flows-rounds`` rounds, then PostgreSQL with ``serve`` and
+two workers on a database created for the run and dropped after it), and the budget check's
+p50/p99 at 50 and 200 requests a second sent open loop by ``bench/latency.py``. With ``py-spy``
+on the PATH (or ``--py-spy``) it also profiles the serving process.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ import httpx
 import redis
 from apps import GET_PATH, POST_PATH, QUOTE_JSON, SCOPES, TIER, gateway_app, metadata
 from erpseed import seed_erp
+from flows import FLOWS_BEGIN, FLOWS_END, flows_report, postgres_version, run_flows_bench
 from system import (
     DIRECT_GET,
     DIRECT_LIST,
@@ -407,13 +415,20 @@ async def verify_chain(server: Server) -> str:
 # --- report --------------------------------------------------------------------------------------
 
 
+def _version(name: str) -> str:
+    try:
+        return importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def machine() -> dict[str, str]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?")
     meminfo = Path("/proc/meminfo").read_text()
     mem_kb = int(next(ln.split()[1] for ln in meminfo.splitlines() if ln.startswith("MemTotal")))
     versions = ", ".join(
-        f"{name} {importlib_metadata.version(name)}"
+        f"{name} {_version(name)}"
         for name in (
             "litestar",
             "msgspec",
@@ -426,7 +441,11 @@ def machine() -> dict[str, str]:
             "aiosqlite",
         )
     )
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
+    wrk_version = (
+        subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
+        if shutil.which("wrk")
+        else "(wrk not installed)"
+    )
     return {
         "CPU": f"{model}, {os.cpu_count()} cores",
         "Memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
@@ -706,10 +725,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--breakdown-rounds", type=int, default=3, help="rounds of the breakdown (default 3)")
     parser.add_argument(
         "--only",
-        choices=("all", "chain", "system"),
+        choices=("all", "chain", "system", "flows"),
         default="all",
-        help="run only the policy chain's part or only the system tier's (default: both); "
-        "the other part of the report file is kept as it is",
+        help="run only the policy chain's part, the system tier's or the process tier's (default: all three); "
+        "the other parts of the report file are kept as they are",
+    )
+    parser.add_argument("--flows-rounds", type=int, default=3, help="embedded expense posting rounds (default 3)")
+    parser.add_argument(
+        "--expense-reports",
+        type=int,
+        default=400,
+        help="reports the expense sandbox is seeded with (default 400, the sandbox's own count: ~80 approved)",
+    )
+    parser.add_argument("--postings", type=int, default=1000, help="postings started per round, at most (default 1000)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server (admin database) on which a database is created and dropped; '' skips that scenario",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="finrail worker processes of the PostgreSQL run")
+    parser.add_argument(
+        "--budget-seconds", type=float, default=20, help="measured seconds per budget rate (default 20)"
+    )
+    parser.add_argument(
+        "--budget-rates", default="50,200", help="budget check rates, requests a second, in order (default 50,200)"
+    )
+    parser.add_argument(
+        "--py-spy", default=shutil.which("py-spy"), help="py-spy binary (default: from PATH; none skips)"
     )
     parser.add_argument(
         "--suppliers",
@@ -1008,13 +1050,71 @@ def system_report(
     return "\n".join(lines)
 
 
-def compose(previous: str, chain: str, system: str) -> str:
-    """The report file: the chain's part (new or kept) followed by the system tier's (new or kept)."""
+def compose(previous: str, chain: str, system: str, flows: str = "") -> str:
+    """The report file: the chain's part, the system tier's, the process tier's (each new or kept)."""
     begin, end = previous.find(SYSTEM_BEGIN), previous.find(SYSTEM_END)
     old_system = previous[begin : end + len(SYSTEM_END)] + "\n" if 0 <= begin < end else ""
-    old_chain = (previous[:begin] if begin >= 0 else previous).rstrip("\n") + "\n"
-    parts = [(chain or old_chain).rstrip("\n"), (system or old_system).rstrip("\n")]
+    flows_begin, flows_end = previous.find(FLOWS_BEGIN), previous.find(FLOWS_END)
+    old_flows = previous[flows_begin : flows_end + len(FLOWS_END)] + "\n" if 0 <= flows_begin < flows_end else ""
+    first = min((i for i in (begin, flows_begin) if i >= 0), default=-1)
+    old_chain = (previous[:first] if first >= 0 else previous).rstrip("\n") + "\n"
+    parts = [(chain or old_chain).rstrip("\n"), (system or old_system).rstrip("\n"), (flows or old_flows).rstrip("\n")]
     return "\n\n".join(part for part in parts if part.strip()) + "\n"
+
+
+def run_flows(args: argparse.Namespace, workdir: Path, command: str) -> str:
+    """The process tier's benchmark (issue 4, section 8): the report's section."""
+    started, clock = datetime.now(UTC), time.monotonic()
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    info = machine()
+    info.pop("Load generator", None)
+    info.pop("Load average at start", None)
+    info["Packages"] += (
+        f", asyncpg {importlib_metadata.version('asyncpg')}, httpx {importlib_metadata.version('httpx')}"
+    )
+    if args.postgres:
+        info["PostgreSQL"] = asyncio.run(postgres_version(args.postgres))
+    info["Profiler"] = (
+        subprocess.run([args.py_spy, "--version"], capture_output=True, text=True).stdout.strip()
+        if args.py_spy
+        else "none (py-spy not found)"
+    )
+    flows_dir = workdir / "flows"
+    flows_dir.mkdir()
+    rates = [float(rate) for rate in args.budget_rates.split(",") if rate.strip()]
+    result = run_flows_bench(
+        flows_dir,
+        port=args.port + 40,
+        server_cpu=args.server_cpu,
+        load_cpu=args.load_cpu,
+        expense_reports=args.expense_reports,
+        postings=args.postings,
+        rounds=args.flows_rounds,
+        parallel=8,
+        postgres_admin=args.postgres or None,
+        workers=args.workers,
+        budget_seconds=args.budget_seconds,
+        budget_warmup=2.0,
+        budget_rates=rates,
+        py_spy=args.py_spy,
+        timeout=600.0,
+    )
+    load = f"{load_start} at start, {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end"
+    return flows_report(
+        result,
+        info=info,
+        command=command,
+        started=started,
+        minutes=(time.monotonic() - clock) / 60,
+        load=load,
+        server_cpu=args.server_cpu,
+        load_cpu=args.load_cpu,
+        parallel=8,
+        workers=args.workers,
+        budget_seconds=args.budget_seconds,
+        budget_warmup=2.0,
+        profiled=bool(args.py_spy),
+    )
 
 
 SYSTEM_BEGIN = "<!-- system tier: written by bench/run.py (--only system rewrites this part) -->"
@@ -1132,7 +1232,7 @@ def run_chain(
 def main() -> int:
     args = parse_args()
     command = "python bench/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
-    for tool in ("wrk", "taskset"):
+    for tool in ("wrk", "taskset") if args.only in ("all", "chain", "system") else ("taskset",):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install wrk util-linux)")
     os.sched_setaffinity(0, {args.load_cpu})
@@ -1141,16 +1241,20 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="finrail-bench-"))
     print(f"work directory: {workdir}", file=sys.stderr)
     previous = args.output.read_text() if args.output.exists() else ""
-    chain_text, system_text, ok = "", "", True
+    chain_text, system_text, flows_text, ok = "", "", "", True
     if args.only in ("all", "chain"):
         chain_text, ok = run_chain(args, workdir, info, started, clock, command)
     if args.only in ("all", "system"):
         system_text, system_ok = run_system(args, workdir, command)
         ok = ok and system_ok
-    args.output.write_text(compose(previous, chain_text, system_text))
+    try:
+        if args.only in ("all", "flows"):
+            flows_text = run_flows(args, workdir, command)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    args.output.write_text(compose(previous, chain_text, system_text, flows_text))
     print(f"wrote {args.output}", file=sys.stderr)
-    if not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -14,6 +14,7 @@ from platforms.kit.config import SandboxConfig
 from platforms.procurement.auth import token_endpoint
 from platforms.procurement.common import coupa_error
 from platforms.procurement.invoices import invoice_handlers
+from platforms.procurement.lookups import lookup_handlers
 from platforms.procurement.orders import order_handlers
 from platforms.procurement.seed import seed
 from platforms.procurement.suppliers import supplier_handlers
@@ -54,5 +55,5 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
     Returns:
         The Litestar app, serving ``/oauth2/access_tokens``, ``/api/...`` and ``/_sandbox/...``.
     """
-    handlers: list[Any] = [token_endpoint, *supplier_handlers, *order_handlers, *invoice_handlers]
+    handlers: list[Any] = [token_endpoint, *supplier_handlers, *order_handlers, *invoice_handlers, *lookup_handlers]
     return build_sandbox("procurement", config, [*options_handlers(handlers), *handlers], coupa_error, seed)

@@ -39,6 +39,8 @@ SCOPES = (
     "core.invoice.read",
     "core.invoice.write",
     "core.budget.read",
+    "core.common.read",
+    "core.common.write",
 )
 COLLECTION = "oauth2_tokens"
 

@@ -1,11 +1,15 @@
-"""``/api/invoices`` (submit, void) and ``/api/budget_lines`` (read only).
+"""``/api/invoices`` (submit, void, mark paid) and ``/api/budget_lines`` (read only).
 
 An invoice number is unique per supplier; a line that names a PO must name an issued or
 closed order of the same supplier, and its ``order-line-id`` must belong to that order.
+An approved invoice is marked paid as Coupa does it, with an update of the invoice
+(``PUT /api/invoices/{id}``: ``paid: true`` plus ``payment-date``, ``payment-notes`` and the
+``payments`` made); marking it paid again with the same notes changes nothing.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -16,7 +20,7 @@ from litestar.params import JSONBody, PathParameter, QueryParams
 
 from platforms.kit.app import SandboxState
 from platforms.procurement.auth import authorize
-from platforms.procurement.bodies import InvoiceCreate, StrictBody
+from platforms.procurement.bodies import InvoiceCreate, Positive, StrictBody
 from platforms.procurement.common import (
     CHANGE_ERRORS,
     LIST_ERRORS,
@@ -31,10 +35,60 @@ from platforms.procurement.common import (
 from platforms.procurement.models import BudgetLine, Invoice, InvoiceLine, PurchaseOrder, Supplier
 from platforms.procurement.orders import supplier_ref
 
-__all__ = ["invoice_handlers"]
+__all__ = ["InvoicePayment", "InvoicePaymentIn", "InvoicePaymentUpdate", "PayableInvoice", "invoice_handlers"]
 
 Sandbox = NamedDependency[SandboxState]
 Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="Coupa id.")]
+
+
+
+class InvoicePayment(msgspec.Struct, rename="kebab", kw_only=True, forbid_unknown_fields=True):
+    """A payment recorded against an invoice (Coupa's ``payments`` element)."""
+
+    amount_paid: Decimal
+    """Amount paid."""
+    payment_date: date
+    """When it was paid."""
+    notes: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    """Payment reference (the bank's or the ERP's)."""
+
+
+class PayableInvoice(Invoice):
+    """An invoice with Coupa's payment fields (what the invoice routes store and answer)."""
+
+    paid: bool = False
+    """Whether the invoice is paid (set by an update; Coupa never pays by itself)."""
+    payment_date: datetime | None = None
+    """When it was marked paid."""
+    payment_notes: str | None = None
+    """Free text of the payment, typically its reference."""
+    payments: list[InvoicePayment] = msgspec.field(default_factory=list)
+    """Payments recorded against it."""
+
+
+class InvoicePaymentIn(msgspec.Struct, rename="kebab", kw_only=True, forbid_unknown_fields=True):
+    """A payment as a client records it: the amount as a decimal string, like every amount sent."""
+
+    amount_paid: Positive
+    """Amount paid."""
+    payment_date: date
+    """When it was paid."""
+    notes: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    """Payment reference (the bank's or the ERP's)."""
+
+
+class InvoicePaymentUpdate(msgspec.Struct, rename="kebab", kw_only=True, forbid_unknown_fields=True):
+    """``PUT /api/invoices/{id}``: mark an approved invoice paid."""
+
+    paid: bool
+    """Must be true to change anything: a paid invoice cannot be marked unpaid."""
+    payment_date: date | None = None
+    """Payment date (today when left out)."""
+    payment_notes: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    """Payment reference."""
+    payments: Annotated[list[InvoicePaymentIn], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    """Payments made."""
+
 
 INVOICE_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "submit": (("draft",), "pending_approval"),
@@ -43,17 +97,48 @@ INVOICE_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 @get("/api/invoices", sync_to_thread=False, responses=LIST_ERRORS)
-def list_invoices(request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams) -> list[Invoice]:
+def list_invoices(request: Request[Any, Any, Any], sandbox: Sandbox, query: QueryParams) -> list[PayableInvoice]:
     """Invoices, filtered by any field (``invoice-number=...``, ``supplier[id]=3``), ``offset``/``limit``."""
     authorize(request, sandbox, "core.invoice.read")
-    return [msgspec.convert(d, Invoice) for d in page(sandbox.store, "invoices", Invoice, dict(query.items()))]
+    return [msgspec.convert(d, PayableInvoice)
+            for d in page(sandbox.store, "invoices", PayableInvoice, dict(query.items()))]
 
 
 @get("/api/invoices/{id:int}", sync_to_thread=False, responses=READ_ERRORS)
-def get_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> Invoice:
+def get_invoice(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -> PayableInvoice:
     """One invoice."""
     authorize(request, sandbox, "core.invoice.read")
-    return load(sandbox.store, "invoices", Invoice, id, "invoice")
+    return load(sandbox.store, "invoices", PayableInvoice, id, "invoice")
+
+
+@put("/api/invoices/{id:int}", dto=StrictBody[InvoicePaymentUpdate], return_dto=None, sync_to_thread=False,
+     responses=CHANGE_ERRORS)
+def update_invoice(
+    request: Request[Any, Any, Any], sandbox: Sandbox, id: Id, data: JSONBody[InvoicePaymentUpdate],
+) -> PayableInvoice:
+    """Mark an approved invoice paid (``paid: true`` with the payment fields); a repeat changes nothing."""
+    authorize(request, sandbox, "core.invoice.write")
+    invoice = load(sandbox.store, "invoices", PayableInvoice, id, "invoice")
+    if not data.paid:
+        if invoice.paid:
+            raise CoupaError(422, f"invoice {invoice.invoice_number} is paid; it cannot be marked unpaid")
+        return invoice
+    if invoice.status != "approved":
+        raise CoupaError(422, f"cannot mark invoice {invoice.invoice_number} paid: it is {invoice.status}")
+    if invoice.paid:
+        if data.payment_notes is not None and data.payment_notes != invoice.payment_notes:
+            raise CoupaError(422, f"invoice {invoice.invoice_number} is already paid ({invoice.payment_notes})")
+        return invoice
+    moment = now()
+    paid_on = data.payment_date or moment.date()
+    invoice = msgspec.structs.replace(
+        invoice, paid=True, payment_date=datetime.combine(paid_on, moment.timetz()), payment_notes=data.payment_notes,
+        payments=[InvoicePayment(amount_paid=Decimal(p.amount_paid), payment_date=p.payment_date, notes=p.notes)
+                  for p in data.payments],
+        updated_at=moment,
+    )
+    save(sandbox.store, "invoices", invoice)
+    return invoice
 
 
 @post("/api/invoices", status_code=201, dto=StrictBody[InvoiceCreate], return_dto=None,
@@ -107,7 +192,7 @@ def invoice_action(
 ) -> Invoice:
     """``submit`` a draft for approval (sends ``invoice.submitted``) or ``void`` it."""
     authorize(request, sandbox, "core.invoice.write")
-    invoice = load(sandbox.store, "invoices", Invoice, id, "invoice")
+    invoice = load(sandbox.store, "invoices", PayableInvoice, id, "invoice")
     allowed_from, target = INVOICE_TRANSITIONS[action]
     if invoice.status not in allowed_from:
         raise CoupaError(422, f"cannot {action} invoice {invoice.invoice_number}: it is {invoice.status}")
@@ -132,4 +217,5 @@ def get_budget_line(request: Request[Any, Any, Any], sandbox: Sandbox, id: Id) -
     return load(sandbox.store, "budget_lines", BudgetLine, id, "budget line")
 
 
-invoice_handlers = [list_invoices, get_invoice, create_invoice, invoice_action, list_budget_lines, get_budget_line]
+invoice_handlers = [list_invoices, get_invoice, update_invoice, create_invoice, invoice_action, list_budget_lines,
+                    get_budget_line]

@@ -186,3 +186,6 @@ class Schedule:
     """Length of a window."""
     input: Mapping[str, Any] = field(default_factory=dict)
     """Input of each instance (``window`` is added: the window's start, ISO 8601)."""
+    first_after_seconds: float = 0.0
+    """How long after the schedule is first seen its first window is due (0: at once); keeps
+    schedules that must not overlap apart from the first start on."""

@@ -404,8 +404,9 @@ class FlowStore:
         started = 0
         for schedule in schedules:
             async with self.engine.begin() as db:
+                first = now + timedelta(seconds=schedule.first_after_seconds)
                 await db.execute(self._insert_new(flow_schedules).values(
-                    name=schedule.name, due_at=now, updated_at=now).on_conflict_do_nothing(index_elements=["name"]))
+                    name=schedule.name, due_at=first, updated_at=now).on_conflict_do_nothing(index_elements=["name"]))
                 query = sa.select(flow_schedules.c.due_at).where(flow_schedules.c.name == schedule.name)
                 if self.postgres:
                     query = query.with_for_update()

@@ -45,6 +45,9 @@ class WorkerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Attempts of a step that fails technically before the instance is dead-lettered."""
     backoff_base_seconds: float = 1.0
     """First retry delay; doubles with each attempt (with jitter)."""
+    run_schedules: bool = True
+    """Start the scheduled windows (posting windows, master-data publish); off where another
+    worker does it or in tests that start windows themselves."""
     backoff_cap_seconds: float = 300.0
     """Longest retry delay, also when a platform's ``Retry-After`` asks for more."""
 
@@ -113,7 +116,7 @@ class Worker:
         """One round: outbox, schedules, then a batch of due instances. Returns instances advanced."""
         store = self.engine.store
         await store.dispatch_outbox()
-        if self.engine.schedules:
+        if self.engine.schedules and self.engine.config.run_schedules:
             await store.start_due(self.engine.schedules)
         claimed = await store.claim(self.name, self.engine.flows, limit=self.engine.config.batch,
                                     lease_seconds=self.engine.config.lease_seconds)

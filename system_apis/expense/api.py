@@ -25,6 +25,8 @@ from system_apis.canonical import CardTransaction, Employee, ExpenseReport, Page
 from system_apis.canonical.expense import ExpenseReportStatus
 from system_apis.connectors.expense import ExpenseConnector
 from system_apis.connectors.kit import PlatformError
+from system_apis.expense.lists import SCOPES as LIST_SCOPES
+from system_apis.expense.lists import list_handlers
 from system_apis.paging import Cursor, Limit, foreign_cursor, list_errors
 
 __all__ = ["PREFIX", "SCOPES", "SUMMARY", "MarkPaid", "MarkPosted", "ReportStatusUpdate", "routes"]
@@ -36,6 +38,7 @@ SCOPES = {
     "expense:reports:write": "Mark expense reports as posted to the ERP or as paid.",
     "expense:employees:read": "Read employees of the expense platform.",
     "expense:cards:read": "Read company card transactions.",
+    **LIST_SCOPES,
 }
 
 Connector = NamedDependency[ExpenseConnector]
@@ -237,7 +240,7 @@ def routes(connector: ExpenseConnector) -> list[Router]:
         Router(
             path=PREFIX,
             route_handlers=[list_reports, get_report, update_status, list_employees, get_employee,
-                            list_card_transactions],
+                            list_card_transactions, *list_handlers(PLATFORM_ERRORS)],
             dependencies={"connector": Provide(lambda: connector, use_cache=True, sync_to_thread=False)},
         )
     ]

@@ -11,6 +11,7 @@ audited with before and after in the same transaction as its audit record.
 # No `from __future__ import annotations`: the handlers are built inside routes(), and
 # Litestar must see their real parameter types, not strings.
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -36,8 +37,10 @@ from system_apis.connectors.kit import PlatformError, call_reference
 from system_apis.connectors.procurement.client import ProcurementConnector
 from system_apis.connectors.procurement.drafts import GoodsReceiptDraft, PurchaseOrderDraft, RequisitionDraft
 from system_apis.paging import Cursor, Limit, list_errors, offset_page, read_offset
+from system_apis.procurement.lookups import SCOPES as LOOKUP_SCOPES
+from system_apis.procurement.lookups import lookup_handlers
 
-__all__ = ["PREFIX", "SCOPES", "SUMMARY", "ErpNumberUpdate", "routes"]
+__all__ = ["PREFIX", "SCOPES", "SUMMARY", "ErpNumberUpdate", "InvoicePaymentRecord", "routes"]
 
 PREFIX = "/system/procurement/v1"
 SUMMARY = "Procurement platform (Coupa dialect): suppliers, requisitions, purchase orders, receipts, invoices, budgets."
@@ -51,7 +54,9 @@ SCOPES = {
     "procurement:receipts:read": "Read goods receipts.",
     "procurement:receipts:write": "Record goods receipts.",
     "procurement:invoices:read": "Read supplier invoices in procurement.",
+    "procurement:invoices:write": "Record the payment of approved supplier invoices in procurement.",
     "procurement:budgets:read": "Read procurement budget lines.",
+    **LOOKUP_SCOPES,
 }
 
 T = TypeVar("T")
@@ -81,6 +86,15 @@ ObjectId = Annotated[
 ]
 Connector = NamedDependency[ProcurementConnector]
 Services = NamedDependency[PolicyServices]
+
+
+class InvoicePaymentRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The payment of an approved supplier invoice, to record in procurement."""
+
+    payment_date: dt.date
+    """Date the payment was made (the bank's confirmation or the ERP payment's date)."""
+    reference: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
+    """Payment reference kept with the invoice (the ERP payment document, the bank reference)."""
 
 
 class ErpNumberUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -338,7 +352,9 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     @get("/invoices", opt=governed("procurement:invoices:read", operation="list_invoices"), responses=LIST_ERRORS)
     async def list_invoices(
         connector: Connector,
-        status: Annotated[Literal["draft", "received", "approved", "cancelled"] | None, QueryParameter()] = None,
+        status: Annotated[
+            Literal["draft", "received", "approved", "paid", "cancelled"] | None, QueryParameter()
+        ] = None,
         supplier_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=9)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -358,6 +374,35 @@ def routes(connector: ProcurementConnector) -> list[Router]:
     async def get_invoice(connector: Connector, invoice_id: ObjectId) -> SupplierInvoice:
         """One supplier invoice."""
         return await _platform(connector.get_invoice(invoice_id))
+
+    @post(
+        "/invoices/{invoice_id:str}/payment",
+        status_code=200,
+        opt=governed("procurement:invoices:write", effect=True, operation="record_invoice_payment"),
+        responses=ACTION_ERRORS,
+    )
+    async def record_invoice_payment(
+        request: Request[Any, Any, Any],
+        connector: Connector,
+        services: Services,
+        invoice_id: ObjectId,
+        data: JSONBody[InvoicePaymentRecord],
+    ) -> SupplierInvoice:
+        """Mark an approved invoice paid (status ``paid``) with the payment's date and reference.
+
+        Recording the same reference again changes nothing; an invoice that is not approved,
+        or is paid under another reference, is a 409. Audited with before and after.
+        """
+        before = await _platform(connector.get_invoice(invoice_id))
+        after = await _platform(
+            connector.mark_invoice_paid(
+                invoice_id, payment_date=data.payment_date, reference=data.reference, amount=before.gross_amount.amount
+            )
+        )
+        await services.audit.record_remote_change(
+            current_call(request.scope), resource_ids={"invoice_id": invoice_id}, before=before, after=after
+        )
+        return after
 
     @get(
         "/budget-lines", opt=governed("procurement:budgets:read", operation="list_budget_lines"), responses=LIST_ERRORS
@@ -394,7 +439,9 @@ def routes(connector: ProcurementConnector) -> list[Router]:
         list_receipts,
         list_invoices,
         get_invoice,
+        record_invoice_payment,
         list_budget_lines,
+        *lookup_handlers(PLATFORM_ERRORS),
     ]
     return [
         Router(

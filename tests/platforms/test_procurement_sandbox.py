@@ -322,3 +322,41 @@ async def test_bodies_are_decoded_strictly_as_documented(sandbox: Sandbox) -> No
     body = document["paths"]["/api/suppliers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/SupplierCreate"}
     assert document["components"]["schemas"]["SupplierCreate"]["properties"]["on-hold"]["type"] == "boolean"
+
+
+async def test_an_approved_invoice_is_marked_paid_the_coupa_way(sandbox: Sandbox) -> None:
+    http, auth = sandbox
+    approved = (await http.get("/api/invoices", params={"status": "approved", "limit": 1}, headers=auth)).json()[0]
+    draft = (await http.get("/api/invoices", params={"status": "draft", "limit": 1}, headers=auth)).json()[0]
+    assert approved["paid"] is False
+    assert approved["payments"] == []
+    path = f"/api/invoices/{approved['id']}"
+    body = {"paid": True, "payment-date": "2026-11-20", "payment-notes": "DE01-2026-1500000001",
+            "payments": [{"amount-paid": approved["total"], "payment-date": "2026-11-20",
+                          "notes": "DE01-2026-1500000001"}]}
+
+    paid = await http.put(path, json=body, headers=auth)
+
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["paid"] is True
+    assert paid.json()["status"] == "approved"
+    assert paid.json()["payment-date"].startswith("2026-11-20")
+    assert paid.json()["payment-notes"] == "DE01-2026-1500000001"
+    assert paid.json()["payments"][0]["amount-paid"] == approved["total"]
+    assert (await http.get(path, headers=auth)).json() == paid.json()
+    assert (await http.put(path, json=body, headers=auth)).json() == paid.json(), "a repeat changes nothing"
+    listed = await http.get("/api/invoices", params={"paid": "true"}, headers=auth)
+    assert [i["id"] for i in listed.json()] == [approved["id"]]
+
+    other = await http.put(path, json={**body, "payment-notes": "another"}, headers=auth)
+    assert other.status_code == 422
+    assert "already paid" in other.json()["errors"]["base"][0]
+    unpay = await http.put(path, json={"paid": False}, headers=auth)
+    assert unpay.status_code == 422
+    not_approved = await http.put(f"/api/invoices/{draft['id']}", json={"paid": True}, headers=auth)
+    assert not_approved.status_code == 422
+    assert "it is draft" in not_approved.json()["errors"]["base"][0]
+    unknown = await http.put(path, json={"paid": True, "amount": "1"}, headers=auth)
+    assert unknown.status_code == 400
+    reader = await token(http, "core.invoice.read")
+    assert (await http.put(path, json=body, headers=reader)).status_code == 403

@@ -30,7 +30,9 @@ def flows_settings(database_url: str, tmp_path: Path) -> Settings:
         server={"embedded_worker": False},
         # No backoff of our own, but a platform's Retry-After is honoured up to a second, so a
         # test can hold a fault long enough to see the retry scheduled.
-        flows={"worker": {"backoff_base_seconds": 0.0, "backoff_cap_seconds": 1.0, "max_attempts": 3}},
+        # Scheduled windows are started by the tests that test them, not in every test.
+        flows={"worker": {"backoff_base_seconds": 0.0, "backoff_cap_seconds": 1.0, "max_attempts": 3,
+                          "run_schedules": False}},
     )
 
 

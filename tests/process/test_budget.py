@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
-from process_apis.budget.latency import measure_checks, summarise
 from process_apis.budget.store import ReservationStore
 from tests.support import Operator
 
@@ -281,14 +280,3 @@ async def test_reservations_are_audited_with_the_calls_correlation_id(
 async def _records(gateway: Gateway, correlation_id: str) -> Any:
     for record in await gateway.services.audit.query(correlation_id=correlation_id):
         yield record
-
-
-async def test_latency_helper_measures_checks(budget: Budget) -> None:
-    line_id = (await budget.line())["id"]
-    summary = await measure_checks(budget.http, budget.headers,
-                                   {"budget_line_id": line_id, "amount": usd("1.00")},
-                                   requests=6, concurrency=3, warmup=1)
-    assert summary.count == 6
-    assert summary.errors == 0
-    assert 0 < summary.p50_ms <= summary.p95_ms <= summary.p99_ms <= summary.max_ms
-    assert summarise([3.0, 1.0, 2.0], wall_seconds=1.0).p50_ms == 2.0

@@ -161,3 +161,46 @@ async def test_reads_of_requisitions_invoices_budgets_and_scopes(env: Env) -> No
     denied = await client.post(f"{PREFIX}/purchase-orders", json=ORDER,
                                headers={**reader.headers, "Idempotency-Key": "po-2"})
     assert denied.status_code == 403
+
+
+async def test_the_payment_of_an_approved_invoice_is_recorded_once_and_audited(env: Env) -> None:
+    client, operator, _, _ = env
+    invoice = (await client.get(f"{PREFIX}/invoices", params={"status": "approved", "limit": 1},
+                                headers=operator.headers)).json()["items"][0]
+    draft = (await client.get(f"{PREFIX}/invoices", params={"status": "draft", "limit": 1},
+                              headers=operator.headers)).json()["items"][0]
+    path = f"{PREFIX}/invoices/{invoice['id']}/payment"
+    body = {"payment_date": "2026-11-20", "reference": "DE01-2026-1500000001"}
+
+    paid = await client.post(path, json=body, headers={**operator.headers, "Idempotency-Key": "pay-1"})
+
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "paid"
+    assert paid.json()["gross_amount"] == invoice["gross_amount"]
+    assert (await client.get(f"{PREFIX}/invoices/{invoice['id']}", headers=operator.headers)).json() == paid.json()
+    listed = await client.get(f"{PREFIX}/invoices", params={"status": "paid"}, headers=operator.headers)
+    assert [i["id"] for i in listed.json()["items"]] == [invoice["id"]]
+    approved = await client.get(f"{PREFIX}/invoices", params={"status": "approved", "limit": 200},
+                                headers=operator.headers)
+    assert invoice["id"] not in [i["id"] for i in approved.json()["items"]]
+    (record,) = [r for r in await audit_of(client, operator, paid) if r["operation"] == "record_invoice_payment"]
+    assert record["resource_ids"] == {"invoice_id": invoice["id"]}
+
+    again = await client.post(path, json=body, headers={**operator.headers, "Idempotency-Key": "pay-2"})
+    assert again.status_code == 200, "the same payment again changes nothing"
+    assert again.json() == paid.json()
+    other = await client.post(path, json={**body, "reference": "another"},
+                              headers={**operator.headers, "Idempotency-Key": "pay-3"})
+    assert other.status_code == 409, other.text
+    assert "already paid" in other.json()["detail"]
+    not_approved = await client.post(f"{PREFIX}/invoices/{draft['id']}/payment", json=body,
+                                     headers={**operator.headers, "Idempotency-Key": "pay-4"})
+    assert not_approved.status_code == 409
+    missing = await client.post(f"{PREFIX}/invoices/99999999/payment", json=body,
+                                headers={**operator.headers, "Idempotency-Key": "pay-5"})
+    assert missing.status_code == 404
+    unkeyed = await client.post(path, json=body, headers=operator.headers)
+    assert unkeyed.status_code == 400
+    reader = await register(env[3], client, ["procurement:invoices:read"])
+    denied = await client.post(path, json=body, headers={**reader.headers, "Idempotency-Key": "pay-6"})
+    assert denied.status_code == 403

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,7 +45,8 @@ COUPA_PAGE = 50
 """Coupa's largest page."""
 DEFAULT_SCOPES = (
     "core.supplier.read", "core.supplier.write", "core.requisition.read", "core.requisition.write",
-    "core.purchase_order.read", "core.purchase_order.write", "core.invoice.read", "core.budget.read",
+    "core.purchase_order.read", "core.purchase_order.write", "core.invoice.read", "core.invoice.write",
+    "core.budget.read", "core.common.read", "core.common.write",
 )
 COUPA_ID = re.compile(r"[1-9][0-9]{0,8}")
 """A Coupa id as text: a positive 32-bit integer, without leading zeros (so ids compare as text)."""
@@ -297,9 +299,13 @@ class ProcurementConnector:
     ) -> tuple[list[SupplierInvoice], bool]:
         """Supplier invoices, optionally of one canonical status or supplier."""
         params: dict[str, str] = {}
-        if status is not None:
+        if status == "paid":  # Coupa keeps a paid invoice approved and flags it
+            params.update({"status[in]": "approved", "paid": "true"})
+        elif status is not None:
             coupa = [key for key, value in mapping.INVOICE_STATUS.items() if value == status]
             params["status[in]"] = ",".join(coupa) or "none"
+            if status == "approved":
+                params["paid[not_eq]"] = "true"
         if supplier_id is not None:
             params["supplier[id]"] = supplier_id
         return await self._list("/api/invoices", wire.Invoice, mapping.invoice_from_wire, params, offset, limit)
@@ -308,6 +314,22 @@ class ProcurementConnector:
         """One supplier invoice."""
         path = f"/api/invoices/{_coupa_id(invoice_id, 'invoice')}"
         return self._map(mapping.invoice_from_wire, await self._call("GET", path, wire.Invoice))
+
+    async def mark_invoice_paid(
+        self, invoice_id: str, *, payment_date: dt.date, reference: str, amount: Decimal | None = None,
+    ) -> SupplierInvoice:
+        """Mark an approved invoice paid on ``payment_date`` under ``reference``, the Coupa way.
+
+        Repeating it with the same reference changes nothing; an invoice that is not approved,
+        or already paid under another reference, is a 409.
+        """
+        path = f"/api/invoices/{_coupa_id(invoice_id, 'invoice')}"
+        payments = None if amount is None else [
+            wire.InvoicePayment(amount_paid=amount, payment_date=payment_date, notes=reference)]
+        body = wire.InvoicePaymentUpdate(paid=True, payment_date=payment_date, payment_notes=reference,
+                                         payments=payments)
+        return self._map(mapping.invoice_from_wire, await self._call("PUT", path, wire.Invoice, json=body,
+                                                                     conflict=True))
 
     async def list_budget_lines(
         self, *, offset: int = 0, limit: int = 50, company_code: str | None = None, period: str | None = None

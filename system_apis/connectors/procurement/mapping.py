@@ -343,6 +343,8 @@ def invoice_from_wire(invoice: wire.Invoice) -> SupplierInvoice:
     status = INVOICE_STATUS.get(invoice.status)
     if status is None:
         raise MappingError(f"{what} has an unknown status {invoice.status!r}")
+    if status == "approved" and invoice.paid:
+        status = "paid"
     with _guard(what):
         lines = [
             SupplierInvoiceLine(

@@ -21,6 +21,8 @@ __all__ = [
     "IdRef",
     "Invoice",
     "InvoiceLine",
+    "InvoicePayment",
+    "InvoicePaymentUpdate",
     "OrderLine",
     "OrderLineCreate",
     "OrderLineRef",
@@ -417,6 +419,36 @@ class Invoice(_Wire):
     """Lines."""
     custom_fields: CustomFields = msgspec.field(default_factory=dict)
     """Site fields."""
+    paid: bool = False
+    """Whether the invoice is marked paid."""
+    payment_date: datetime | None = None
+    """When it was marked paid."""
+    payment_notes: str | None = None
+    """Payment reference recorded with it."""
+
+
+class InvoicePayment(_Out):
+    """One element of an invoice's ``payments``."""
+
+    amount_paid: Decimal
+    """Amount paid."""
+    payment_date: date
+    """Payment date."""
+    notes: str | None = None
+    """Payment reference."""
+
+
+class InvoicePaymentUpdate(_Out):
+    """``PUT /api/invoices/{id}`` body marking an invoice paid."""
+
+    paid: bool
+    """True."""
+    payment_date: date | None = None
+    """Payment date."""
+    payment_notes: str | None = None
+    """Payment reference."""
+    payments: list[InvoicePayment] | None = None
+    """Payments made."""
 
 
 class Period(_Wire):
