@@ -67,7 +67,7 @@ def _state(connection: ASGIConnection[Any, Any, Any, Any]) -> SandboxState:
     return state
 
 
-def require_bearer(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def require_bearer(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard: the request must carry a valid bearer token of the configured client."""
     config = _state(connection).config
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")

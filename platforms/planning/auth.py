@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["require_basic"]
 
 
-def require_basic(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def require_basic(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard of every API route: the sandbox user's Basic credentials."""
     state: SandboxState = connection.app.state.sandbox
     scheme, _, encoded = connection.headers.get("authorization", "").partition(" ")

@@ -112,7 +112,7 @@ async def token_endpoint(
     return Response(msgspec.json.encode(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-def require_token(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def require_token(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard of every API route: a valid bearer token from the token endpoint."""
     if connection.scope.get("method") == "OPTIONS":  # lists the methods of a path; nothing to protect
         return
