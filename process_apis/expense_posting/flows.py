@@ -37,6 +37,11 @@ Business exceptions (never retried; the finance exception queue, by reason code)
 ``expense-posting-window`` (started by one :class:`Schedule` per entity whose policy batches
 postings into windows, see :func:`window_schedules`) lists the entity's approved, not yet
 posted reports and starts one ``expense-posting`` per report.
+
+``expense-approvals-poll`` (every :data:`POLL_SECONDS`) is the safety net under the
+``statusChanged`` webhooks: it lists the reports approved since its watermark and starts a
+posting for each (a report a webhook already started is not started twice: the key is the
+report id), then moves the watermark, in the same commit as the starts.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ __all__ = [
     "APPROVED",
     "FLOW",
     "FLOWS",
+    "POLL_FLOW",
+    "POLL_SECONDS",
+    "POLL_WATERMARK",
     "POSTING",
     "SCHEDULES",
     "TRIGGERS",
@@ -89,6 +97,12 @@ WINDOW_FLOW = "expense-posting-window"
 """Name of the scheduled per-entity posting window flow."""
 WINDOW_SECONDS = 6 * 3600.0
 """Length of a posting window."""
+POLL_FLOW = "expense-approvals-poll"
+"""Name of the scheduled poll for approved reports (events that never arrived)."""
+POLL_SECONDS = 900.0
+"""How often the poll runs (its first run one interval after the first start)."""
+POLL_WATERMARK = "expense.reports.approved_since"
+"""Watermark of the poll: the latest approval time it has seen."""
 APPROVED = "A_APPR"
 """The expense platform's (Concur's) approval status code of a finally approved report."""
 
@@ -452,6 +466,22 @@ async def select_reports(context: StepContext) -> StepOutput:
     return {"company_code": company, "started": len(chosen), "report_ids": chosen}
 
 
+async def poll_approvals(context: StepContext) -> StepOutput:
+    """Start a posting for every report approved since the watermark, and move the watermark."""
+    since = await context.watermark(POLL_WATERMARK)
+    if since is None:  # first poll: look back one interval, the webhooks covered the time before
+        since = (context.now - dt.timedelta(seconds=POLL_SECONDS)).isoformat()
+    reports: list[ExpenseReport] = await _all_pages(context, f"{EXPENSE}/reports", Page[ExpenseReport],
+                                                    {"status": "approved", "approved_since": since})
+    newest = dt.datetime.fromisoformat(since)
+    for report in reports:
+        context.start(FLOW, report.id, {"report_id": report.id, "source": "poll"})
+        if report.approved_at is not None and report.approved_at > newest:
+            newest = report.approved_at
+    context.advance(POLL_WATERMARK, newest.isoformat())
+    return {"since": since, "started": len(reports), "watermark": newest.isoformat()}
+
+
 # --- declarations --------------------------------------------------------------------------
 
 
@@ -495,7 +525,11 @@ WINDOW = Flow(WINDOW_FLOW, (Step("select-reports", select_reports),),
               summary="Start a posting for each approved, not yet posted report of one entity.")
 """The per-entity posting window."""
 
-FLOWS = (POSTING, WINDOW)
+POLL = Flow(POLL_FLOW, (Step("poll-approvals", poll_approvals),),
+            summary="Start a posting for each report approved since the last poll (missed events).")
+"""The poll for approvals whose event never came."""
+
+FLOWS = (POSTING, WINDOW, POLL)
 TRIGGERS = (Trigger(platform="expense", event="statusChanged", flow=FLOW, key=approved_report, input=_trigger_input),)
 
 
@@ -512,4 +546,7 @@ def window_schedules(policy: Mapping[str, mappings.EntityPolicy]) -> tuple[Sched
     )
 
 
-SCHEDULES = window_schedules(mappings.POSTING_POLICY)
+SCHEDULES = (
+    *window_schedules(mappings.POSTING_POLICY),
+    Schedule(name=POLL_FLOW, flow=POLL_FLOW, every_seconds=POLL_SECONDS, first_after_seconds=POLL_SECONDS),
+)

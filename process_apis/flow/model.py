@@ -128,6 +128,10 @@ class StepContext:
     """Governed HTTP client of the system APIs."""
     starts: list[Start] = field(default_factory=list)
     """Instances to start when this step commits (the outbox); use :meth:`start`."""
+    read_watermark: Callable[[str], Awaitable[str | None]] | None = None
+    """Reads polling progress recorded under a name (see :meth:`watermark`)."""
+    watermarks: dict[str, str] = field(default_factory=dict)
+    """Polling progress to record when this step commits; use :meth:`advance`."""
 
     def idempotency_key(self, suffix: str = "") -> str:
         """``Idempotency-Key`` for a create made by this step: instance and step, stable across retries."""
@@ -136,6 +140,21 @@ class StepContext:
     def start(self, flow: str, key: str, input: Mapping[str, Any]) -> None:
         """Start an instance of ``flow`` once this step commits (never if it fails)."""
         self.starts.append(Start(flow, key, input))
+
+    async def watermark(self, name: str) -> str | None:
+        """How far polling under ``name`` got (None before the first poll)."""
+        if name in self.watermarks:
+            return self.watermarks[name]
+        return await self.read_watermark(name) if self.read_watermark is not None else None
+
+    def advance(self, name: str, value: str) -> None:
+        """Record polling progress under ``name`` when this step commits, with the starts it made.
+
+        Progress and the work it found commit together: a poll that crashes before its commit
+        is run again from the old watermark and finds the same work (whose starts are
+        deduplicated by key), so nothing between two polls is lost.
+        """
+        self.watermarks[name] = value
 
 
 StepRun = Callable[[StepContext], Awaitable[StepOutput]]

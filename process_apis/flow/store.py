@@ -233,6 +233,7 @@ class FlowStore:
         *,
         release: bool,
         lease_seconds: float = 0.0,
+        watermarks: Mapping[str, str] | None = None,
     ) -> bool:
         """Commit ``instance`` as changed by a step, with its timeline entries and starts.
 
@@ -243,6 +244,7 @@ class FlowStore:
             starts: Instances to start in the same transaction (the outbox).
             release: Give the lease up (the instance waits, or is finished).
             lease_seconds: When keeping the lease, renew it for this long from now.
+            watermarks: Polling progress the step recorded, by name.
 
         Returns:
             False when the lease was lost: nothing was written.
@@ -270,6 +272,8 @@ class FlowStore:
                     _event(instance.id, instance.correlation_id, now, kind, step, detail)
                     for kind, step, detail in events
                 ])
+            for name, value in (watermarks or {}).items():
+                await self.set_watermark(name, value, conn=db)
             if starts:
                 await db.execute(flow_outbox.insert(), [
                     {"source_id": instance.id, "flow": start.flow, "key": start.key, "input": dict(start.input),

@@ -187,7 +187,7 @@ class Worker:
             instance_id=instance.id, flow=flow.name, key=instance.key, step=step.name,
             correlation_id=instance.correlation_id, input=instance.input, state=instance.state,
             attempt=instance.attempt + 1, decision=decisions.get(step.name), now=datetime.now(UTC),
-            system=self.system,
+            system=self.system, read_watermark=self.engine.store.watermark,
         )
         events: list[tuple[str, str | None, str | None]] = []
         try:
@@ -219,7 +219,8 @@ class Worker:
         instance.attempt, instance.reason, instance.detail = 0, None, None
         done = instance.status == "completed"
         saved = await self.engine.store.save(instance, self.name, events, context.starts, release=done,
-                                             lease_seconds=self.engine.config.lease_seconds)
+                                             lease_seconds=self.engine.config.lease_seconds,
+                                             watermarks=context.watermarks)
         if saved and context.starts:
             self.engine.wake()
         return saved and not done

@@ -21,6 +21,8 @@ from gateway.settings import Settings, load_settings
 from process_apis.expense_posting import mappings
 from process_apis.expense_posting.flows import (
     FLOW,
+    POLL_FLOW,
+    POLL_WATERMARK,
     SCHEDULES,
     TRIGGERS,
     WINDOW_FLOW,
@@ -288,7 +290,8 @@ async def test_a_posting_window_starts_one_posting_per_approved_report_of_its_en
     flows_gateway: Gateway, flows_client: httpx.AsyncClient, flows_operator: Operator,
 ) -> None:
     # By default every entity posts in real time and has no window; DE01 batches here.
-    assert SCHEDULES == ()
+    assert window_schedules(mappings.POSTING_POLICY) == ()
+    assert [schedule.flow for schedule in SCHEDULES] == [POLL_FLOW]
     policy = {**mappings.POSTING_POLICY, "DE01": mappings.EntityPolicy(posting_windows=True)}
     schedules = window_schedules(policy)
     assert [(s.name, s.flow, s.input) for s in schedules] == [
@@ -311,6 +314,35 @@ async def test_a_posting_window_starts_one_posting_per_approved_report_of_its_en
     postings = await engine.store.instances(InstanceFilter(flow=FLOW), limit=500)
     assert sorted(p.key for p in postings) == expected
     assert all(p.correlation_id == window.correlation_id for p in postings)
+
+
+async def test_the_poll_starts_postings_for_approvals_since_its_watermark_and_moves_it(
+    flows_gateway: Gateway, flows_client: httpx.AsyncClient, flows_operator: Operator,
+) -> None:
+    approved = sorted(await _approved(flows_client, flows_operator), key=lambda r: r["approved_at"])
+    since = approved[-3]["approved_at"]
+    expected = sorted(r["id"] for r in approved if r["approved_at"] >= since)
+    engine = flows_gateway.runtime.engine
+    await engine.store.set_watermark(POLL_WATERMARK, since)
+    worker = Worker(engine, flows_gateway.runtime.system, name="poll-test")
+
+    first, _ = await engine.store.start(POLL_FLOW, "poll-1", {})
+    await worker.tick()
+    await engine.store.dispatch_outbox()
+
+    done = await engine.store.get(first.id)
+    assert done is not None
+    assert done.status == "completed"
+    postings = await engine.store.instances(InstanceFilter(flow=FLOW), limit=500)
+    assert sorted(p.key for p in postings) == expected
+    newest = max(dt.datetime.fromisoformat(r["approved_at"]) for r in approved)
+    assert dt.datetime.fromisoformat(await engine.store.watermark(POLL_WATERMARK) or "") == newest
+
+    await engine.store.start(POLL_FLOW, "poll-2", {})  # nothing new: no second posting of anything
+    await worker.tick()
+    await engine.store.dispatch_outbox()
+    again = await engine.store.instances(InstanceFilter(flow=FLOW), limit=500)
+    assert sorted(p.key for p in again) == expected
 
 
 async def test_the_approval_event_starts_the_posting_of_the_report_it_names(

@@ -280,3 +280,22 @@ async def test_watermarks_remember_polling_progress(engine: AsyncEngine) -> None
     await store.set_watermark("expense.reports", "2026-11-21T10:00:00Z")
     await store.set_watermark("expense.reports", "2026-11-21T11:00:00Z")
     assert await store.watermark("expense.reports") == "2026-11-21T11:00:00Z"
+
+
+async def test_polling_progress_commits_with_the_step_or_not_at_all(engine: AsyncEngine) -> None:
+    seen: list[str | None] = []
+
+    async def poll(context: StepContext) -> StepOutput:
+        seen.append(await context.watermark("platform.changes"))
+        context.advance("platform.changes", f"page-{context.attempt}")
+        if context.attempt == 1:
+            raise TechnicalError("the platform went away mid-poll")
+        return None
+
+    flows = FlowEngine.create(FlowStore(engine), [Flow("poll", (Step("poll", poll),))], FAST)
+    await flows.store.set_watermark("platform.changes", "page-0")
+    await flows.store.start("poll", "w1", {})
+    await _worker(flows).run_until_idle()
+
+    assert seen == ["page-0", "page-0"], "the failed attempt's progress was never recorded"
+    assert await flows.store.watermark("platform.changes") == "page-2"
