@@ -101,3 +101,13 @@ def test_ruff_is_clean() -> None:
 def test_mypy_strict_is_clean() -> None:
     result = _run(_tool("mypy"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_process_package_is_in_the_independence_contract() -> None:
+    import tomllib
+
+    from gateway.processes import discover
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "independence"]
+    assert set(contract["modules"]) == {f"process_apis.{spec.package}" for spec in discover()}
