@@ -21,7 +21,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from policies.call import Call, current_call, governed
-from policies.problems import InvalidParam, Problem, problem_spec
+from policies.problems import Problem, problem_spec
 from policies.services import PolicyServices
 from process_apis.flow.model import InstanceStatus
 from process_apis.flow.queues import Action, InstanceBusy, act
@@ -31,7 +31,7 @@ from process_apis.flow.views import InstanceView, TimelineView, instance_view, t
 from process_apis.operations.kpis import Kpis, compute_kpis
 from process_apis.operations.trace import Trace, read_trace
 from system_apis.canonical import Page
-from system_apis.canonical.paging import decode_cursor, encode_cursor
+from system_apis.paging import Cursor, Limit, cursor_page, list_errors, read_cursor
 
 __all__ = [
     "NAME",
@@ -60,8 +60,6 @@ SCOPES = {
 
 Services = NamedDependency[PolicyServices]
 
-_CURSOR_KEY = b"finrail-flows-cursor-v1"
-
 InstanceId = Annotated[
     str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="Instance id.")
 ]
@@ -80,23 +78,11 @@ CorrelationQuery = Annotated[
 KeyQuery = Annotated[
     str | None, QueryParameter(min_length=1, max_length=200, description="Only this business key.")
 ]
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
-        min_length=1,
-        max_length=512,
-        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
-        description="`next_cursor` of the previous page, as given (opaque; leave out for the first page).",
-    ),
-]
 WindowDays = Annotated[
     int, QueryParameter(ge=1, le=366, description="Days the posting lag and exception rates look back.")
 ]
 
-LIST_ERRORS: dict[int, ResponseSpec] = {
-    400: problem_spec("A filter is malformed, or the cursor is not a `next_cursor` this list issued."),
-}
+LIST_ERRORS: dict[int, ResponseSpec] = list_errors({})
 NOT_FOUND = problem_spec("No flow instance has this id.")
 BUSY = problem_spec(
     "The action does not apply to the instance as it stands (another status, a worker holds it right now, "
@@ -136,21 +122,9 @@ class _Position(msgspec.Struct, frozen=True, array_like=True):
     id: str
 
 
-def _cursor(instance: Instance) -> str:
-    return encode_cursor(_Position(instance.created_at, instance.id), key=_CURSOR_KEY)
-
-
 def _position(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        position = decode_cursor(cursor, _Position, key=_CURSOR_KEY)
-    except ValueError:
-        reason = "not a cursor this list issued"
-        raise Problem(400, f"query.cursor: {reason}; pass `next_cursor` of the previous page as given, or start "
-                           "again without a cursor", kind="invalid-cursor", title="Invalid cursor",
-                      invalid_params=[InvalidParam(name="query.cursor", reason=reason)]) from None
-    return position.created_at.astimezone(UTC), position.id
+    position = read_cursor(cursor, _Position)
+    return None if position is None else (position.created_at.astimezone(UTC), position.id)
 
 
 def actor_of(call: Call) -> str:
@@ -170,8 +144,8 @@ def routes(runtime: Runtime) -> list[Router]:
     async def page(where: InstanceFilter, limit: int, cursor: str | None) -> Page[InstanceView]:
         found = await store.instances(where, limit=limit + 1, before=_position(cursor))
         shown = found[:limit]
-        return Page(items=[view(instance) for instance in shown],
-                    next_cursor=_cursor(shown[-1]) if len(found) > limit else None)
+        following = _Position(shown[-1].created_at, shown[-1].id) if len(found) > limit else None
+        return cursor_page([view(instance) for instance in shown], following)
 
     async def existing(instance_id: str) -> Instance:
         instance = await store.get(instance_id)

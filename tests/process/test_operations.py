@@ -131,9 +131,11 @@ async def test_instances_filter_and_page_newest_first(
     assert completed["items"][0]["status"] == "completed"
     assert completed["items"][0]["outputs"] == {"check": {"decision": None}, "fetch": {"entities": None}}
 
-    for bad in ("not-a-cursor", "eyJ4IjoxfQ.AAAAAAAAAAAAAAAA", EDITED_CURSOR):
+    # Not shaped like a cursor: a malformed request (400). Shaped like one but not issued by
+    # this API (edited, forged): well-formed but unprocessable (422), as in every other API.
+    for bad, status in (("not-a-cursor", 400), ("eyJ4IjoxfQ.AAAAAAAAAAAAAAAA", 422), (EDITED_CURSOR, 422)):
         answer = await flows_client.get(f"{BASE}/instances", params={"cursor": bad}, headers=headers)
-        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.status_code == status, (bad, answer.text)
         assert answer.headers["content-type"].startswith("application/problem+json")
     unknown_status = await flows_client.get(f"{BASE}/instances", params={"status": "lost"}, headers=headers)
     assert unknown_status.status_code == 400
