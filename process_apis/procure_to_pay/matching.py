@@ -23,6 +23,7 @@ process API's ``tolerances``), and the match step records the tolerances it appl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Final
@@ -58,21 +59,28 @@ REASON_ORDER: Final = ("line-not-on-order", "not-received", "quantity-variance",
 _PER_UNIT_DIGITS: Final = Decimal("0.000001")
 
 
+TOLERANCE_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,6})?$"
+"""How a tolerance is written on the wire: plain decimal digits, no sign, no exponent."""
+
+
 class Tolerances(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How far an invoice may stray from the order and the receipts before a person looks at it."""
 
     quantity_percent: Annotated[Decimal, msgspec.Meta(
-        description="Percentage (0-100) by which the invoiced quantity may exceed the received quantity.")
+        description="Percentage (0-100) by which the invoiced quantity may exceed the received quantity.",
+        extra_json_schema={"pattern": TOLERANCE_PATTERN})
     ] = DEFAULT_QUANTITY_TOLERANCE_PERCENT
     """Invoiced quantity may exceed the received quantity by this percentage (0 to 100)."""
     price_percent: Annotated[Decimal | None, msgspec.Meta(
         description="Percentage (0-100) of the order's unit price the invoiced unit price may differ by; "
-                    "null: not checked.")
+                    "null: not checked.",
+        extra_json_schema={"pattern": TOLERANCE_PATTERN})
     ] = DEFAULT_PRICE_TOLERANCE_PERCENT
     """Unit price may differ from the order's by this percentage (0 to 100); null: not checked."""
     price_amount: Annotated[Decimal | None, msgspec.Meta(
         description="Amount per unit, in the invoice currency, the invoiced unit price may differ by; "
-                    "null: not checked. Every limit given must hold.")
+                    "null: not checked. Every limit given must hold.",
+        extra_json_schema={"pattern": TOLERANCE_PATTERN})
     ] = DEFAULT_PRICE_TOLERANCE_AMOUNT
     """Unit price may differ from the order's by this amount in the invoice currency; null: not checked."""
 
@@ -83,6 +91,8 @@ class Tolerances(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 continue
             if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
                 raise ValueError(f"{name} must be a non-negative decimal, got {value!r}")
+            if not re.fullmatch(TOLERANCE_PATTERN, str(value)):
+                raise ValueError(f"{name} must be written as plain decimal digits (e.g. 2.5), got {value}")
             if name != "price_amount" and value > 100:
                 raise ValueError(f"{name} is a percentage from 0 to 100, got {value}")
 
