@@ -109,6 +109,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=str(tmp_path / "data"),
         storage={"url": database_url},
         throttling={"spike": "1000/second"},
+        # Scheduled windows (master-data publish, polls) would run in the background of every
+        # test; the tests of those flows start their windows themselves.
+        flows={"worker": {"run_schedules": False}},
     )
 
 

@@ -263,10 +263,12 @@ RECONCILE: Final = Flow(
 FLOWS: tuple[Flow, ...] = (PUBLISH, RECONCILE)
 TRIGGERS: tuple[Trigger, ...] = ()
 SCHEDULES: tuple[Schedule, ...] = (
-    Schedule(name=f"{PUBLISH_FLOW}-hourly", flow=PUBLISH_FLOW, every_seconds=3600.0, input={"source": "schedule"}),
-    # Half an hour later than the first publish, so a reconciliation never compares while a
-    # publish is still writing (which would report drift that is not there).
+    Schedule(name=f"{PUBLISH_FLOW}-hourly", flow=PUBLISH_FLOW, every_seconds=3600.0, input={"source": "schedule"},
+             first_after_seconds=300.0),
+    # Half an hour after the publish, so a reconciliation never compares while a publish is
+    # still writing (which would report drift that is not there).
     Schedule(name=f"{RECONCILE_FLOW}-daily", flow=RECONCILE_FLOW, every_seconds=86400.0,
-             input={"source": "schedule"}, first_after_seconds=1800.0),
+             input={"source": "schedule"}, first_after_seconds=2100.0),
 )
-"""The recurring runs: a publish every hour (the first at once), a reconciliation every day."""
+"""The recurring runs: a publish every hour (the first five minutes after the first start, when
+the platforms have settled), a reconciliation every day."""

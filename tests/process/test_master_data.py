@@ -97,7 +97,8 @@ async def test_publish_writes_everything_once_then_only_the_delta_and_reconcilia
     open_accounts = [a for a in accounts if not a["blocked"]]
 
     # The hourly publish's first window, started the way the engine starts scheduled work.
-    assert await flows_gateway.runtime.engine.store.start_due([SCHEDULES[0]]) == 1
+    publish_now = dataclasses.replace(SCHEDULES[0], first_after_seconds=0)
+    assert await flows_gateway.runtime.engine.store.start_due([publish_now]) == 1
     await run_flows()
     scheduled = (await http.get(f"{API}/runs", params={"kind": "publication"}, headers=operator.headers)).json()
     assert [run["key"].split("@")[0] for run in scheduled["items"]] == ["master-data-publish-hourly"]
