@@ -3,7 +3,7 @@
 Every test that touches storage runs twice: on a fresh SQLite file and on a fresh PostgreSQL
 database (``backend`` fixture). PostgreSQL is reached at ``FINRAIL_TEST_PG`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432``); Redis at ``FINRAIL_TEST_REDIS`` (default
-``redis://127.0.0.1:6379/15``).
+``redis://127.0.0.1:6379/15``, one database lower for each further parallel worker).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from gateway.migrations import metadata, upgrade_sync
 from gateway.storage import create_engine
 
 PG_SERVER = os.environ.get("FINRAIL_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-REDIS_URL = os.environ.get("FINRAIL_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# Parallel test workers (pytest-xdist) each get their own Redis database: tests flush theirs.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("FINRAIL_TEST_REDIS", f"redis://127.0.0.1:6379/{15 - _WORKER % 8}")
 
 
 @pytest.fixture(scope="session")
