@@ -56,8 +56,9 @@ def free_port() -> int:
 
 def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, str]:
     """Environment for a ``finrail`` process on ``database_url`` (extra ``FINRAIL_*`` settings as keywords)."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("FINRAIL_TEST_")}
     return {
-        **os.environ,
+        **inherited,
         "FINRAIL_DATA_DIR": str(data_dir),
         "FINRAIL_STORAGE__URL": database_url,
         "FINRAIL_LOGGING__LEVEL": "WARNING",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -68,7 +69,7 @@ class WebhookSender:
         faults_provider: Returns the sandbox's current faults (read at delivery time).
         attempts: Delivery attempts before a webhook is marked ``failed``.
         backoff_seconds: Delay before the first retry; doubles on each further retry.
-        seed: Seed for webhook ids and duplicate dice (reproducible runs).
+        seed: Seed for the duplicate dice (reproducible runs); ids are unique, never seeded.
         timeout_seconds: Time limit of one delivery attempt.
         reorder_window_seconds: With ``webhook_reorder``, events emitted within this window
             are collected and delivered in reverse order.
@@ -147,7 +148,9 @@ class WebhookSender:
             The ``webhook-id`` (``msg_...``).
         """
         with self._lock:
-            webhook_id = f"msg_{self._rng.getrandbits(128):032x}"
+            # Unique across restarts of the sandbox, as a real platform's ids are: a seeded id
+            # would repeat after a restart, and receivers rightly drop a repeated id.
+            webhook_id = f"msg_{uuid.uuid4().hex}"
             now = datetime.now(UTC)
             envelope = {"type": event_type, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": payload}
             delivery = WebhookDelivery(id=webhook_id, type=event_type, created_at=now)

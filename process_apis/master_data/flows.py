@@ -191,14 +191,15 @@ async def publish_to(context: StepContext, platform: str) -> StepOutput:
             await _write(context, platform, change)
 
     tasks = [asyncio.ensure_future(write(change)) for change in changes]
-    if tasks:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in pending:  # one write failed: stop the others before the step reports it
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    try:
+        await asyncio.gather(*tasks)  # the first failure is the step's
+    finally:
+        # Whether a write failed or the step itself was cancelled (its time limit), no write
+        # may outlive the step: a retry would send the same Idempotency-Keys while they are
+        # still in flight. Every outcome is read, so none is logged as never retrieved.
         for task in tasks:
-            if task in done and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return {"written": len(changes), "counts": counts(changes), "changes": _shown(changes)}
 
 
