@@ -132,8 +132,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    import httpx
+
     from gateway.app import create_app
-    from gateway.demo import DemoSize, run_demo
+    from gateway.demo import DemoError, DemoSize, run_demo
 
     settings = msgspec.structs.replace(
         settings, server=msgspec.structs.replace(settings.server, embedded_worker=True))
@@ -147,6 +149,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             print(f"finrail demo: a day of finance work (data: {settings.data_dir})", file=sys.stderr)
             await run_demo(gateway, sys.stderr, size, deadline_seconds=args.deadline)
             return 0
+        except (DemoError, httpx.HTTPError) as exc:
+            raise CommandError(f"the demo stopped: {exc}") from None
         finally:
             await gateway.shutdown()
 

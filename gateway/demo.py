@@ -1,9 +1,13 @@
 """``finrail demo``: a realistic day of finance work driven through the sandboxes.
 
-Everything goes through the governed APIs, as an integration team's apps would call them:
-suppliers approved in procurement are onboarded into the ERP, approved expense reports are
-posted, requisitions are checked against the budget and reserve it, supplier invoices are
-matched against their orders. The seed data holds the usual trouble (near-duplicate
+Everything Finrail does goes through its governed APIs, as an integration team's apps would
+call them: suppliers approved in procurement are onboarded into the ERP; managers approve
+expense reports in the expense platform and approved reports are posted; requisitions are
+checked against the budget and reserve it; supplier invoices are matched against their
+orders; treasury pays what the postings owe, the bank confirms, and the payments are synced
+back to the ERP and the expense platform. (What people do in the platforms themselves, the
+managers' approvals and the bank's confirmation, goes to the sandboxes' own APIs.)
+The seed data holds the usual trouble (near-duplicate
 suppliers, bad bank data, a closed period, an inactive cost center), so some of the day ends
 in the finance exception queue with a reason, as it would in real life. The flows run on the
 worker of this process; the demo waits until they settle, then prints the KPIs and where to
@@ -25,7 +29,7 @@ import httpx
 
 from gateway.app import Gateway
 
-__all__ = ["DemoSize", "run_demo"]
+__all__ = ["DemoError", "DemoSize", "run_demo"]
 
 BASE_URL = "http://finrail.demo"
 
@@ -42,6 +46,10 @@ class DemoSize:
     """Requisitions checked against the budget (each reserves when it fits)."""
     invoices: int = 8
     """Procurement invoices to match against their purchase orders."""
+    approvals: int = 6
+    """Pending expense reports a manager approves in the expense platform (then posted)."""
+    payments: int = 6
+    """Obligations the postings created that treasury pays (one run per entity)."""
 
 
 class Progress:
@@ -66,22 +74,41 @@ class Progress:
         self.out.flush()
 
 
+class DemoError(Exception):
+    """A call the demo depends on failed; the message says which and why."""
+
+
 class _Api:
-    """Governed calls with one client's token; every POST gets its own Idempotency-Key."""
+    """Governed calls with one client's token, as a well-behaved client makes them.
+
+    Every POST gets its own Idempotency-Key, and a 429 is waited out for its ``Retry-After``
+    and retried with the same key: the demo runs faster than its client's spike limit allows.
+    """
 
     def __init__(self, http: httpx.AsyncClient, token: str) -> None:
         self.http = http
         self.headers = {"Authorization": f"Bearer {token}"}
 
+    async def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
+        for _ in range(20):
+            answer = await self.http.request(method, path, **options)
+            if answer.status_code != 429:
+                return answer
+            await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
+        return answer
+
     async def get(self, path: str, **params: Any) -> Any:
-        answer = await self.http.get(path, params={k: v for k, v in params.items() if v is not None},
-                                     headers=self.headers)
-        answer.raise_for_status()
+        answer = await self._send("GET", path, params={k: v for k, v in params.items() if v is not None},
+                                  headers=self.headers)
+        if answer.status_code != 200:
+            raise DemoError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
         return answer.json()
 
     async def post(self, path: str, body: Any) -> httpx.Response:
         headers = {**self.headers, "Idempotency-Key": f'"{uuid.uuid4().hex}"'}
-        return await self.http.post(path, json=body, headers=headers)
+        if body is None:
+            return await self._send("POST", path, headers=headers)
+        return await self._send("POST", path, json=body, headers=headers)
 
 
 async def _each(label: str, items: Sequence[Any], work: Callable[[Any], Awaitable[None]], progress: Progress) -> None:
@@ -134,7 +161,10 @@ async def run_demo(gateway: Gateway, out: TextIO = sys.stderr, size: DemoSize | 
 
         await _each("suppliers onboarded", suppliers, onboard, progress)
 
+        approved_now = await _approve_pending(http, size.approvals)
+        progress.show("reports approved by managers", len(approved_now), size.approvals)
         reports = (await api.get("/system/expense/v1/reports", status="approved", limit=size.reports))["items"]
+        reports = [{"id": report_id} for report_id in approved_now] + reports
 
         async def post_report(report: dict[str, Any]) -> None:
             nonlocal started
@@ -173,10 +203,87 @@ async def run_demo(gateway: Gateway, out: TextIO = sys.stderr, size: DemoSize | 
         await _each("supplier invoices matched", invoices, match, progress)
 
         await _settle(api, progress, started, deadline_seconds)
+
+        started += await _pay(api, http, progress, size.payments)
+        await _settle(api, progress, started, deadline_seconds)
         kpis: dict[str, Any] = await api.get("/process/flows/v1/kpis")
         exceptions = (await api.get("/process/flows/v1/exceptions", limit=200))["items"]
         _report(out, kpis, exceptions, over_budget)
         return kpis
+
+
+EXPENSE_SANDBOX = "/sandbox/expense"
+TREASURY_SANDBOX = "/sandbox/treasury/gateway"
+SANDBOX_CLIENT = ("finrail", "sandbox-secret")
+
+
+async def _sandbox_token(http: httpx.AsyncClient, path: str) -> dict[str, str]:
+    answer = await http.post(path, data={"grant_type": "client_credentials"}, auth=SANDBOX_CLIENT)
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+async def _approve_pending(http: httpx.AsyncClient, count: int) -> list[str]:
+    """Managers approve reports waiting for them, in the expense platform (Concur's workflow API)."""
+    if count <= 0:
+        return []
+    auth = await _sandbox_token(http, f"{EXPENSE_SANDBOX}/oauth2/v0/token")
+    listed = await http.get(f"{EXPENSE_SANDBOX}/api/v3.0/expense/reports",
+                            params={"user": "ALL", "approvalStatusCode": "A_PEND", "limit": count}, headers=auth)
+    listed.raise_for_status()
+    approved = []
+    for report in listed.json().get("Items", [])[:count]:
+        action = f"{EXPENSE_SANDBOX}/api/expense/expensereport/v1.1/report/{report['ID']}/WorkFlowAction"
+        answer = await http.post(action, json={"Action": "Approve", "Comment": "approved in the finrail demo"},
+                                 headers=auth)
+        if answer.status_code == 200:
+            approved.append(str(report["ID"]))
+    return approved
+
+
+async def _pay(api: _Api, http: httpx.AsyncClient, progress: Progress, count: int) -> int:
+    """Treasury pays what the postings owe, the bank confirms, the payments are synced back.
+
+    Reimbursements owed to employees carry no ERP supplier, so their sync stops with
+    ``no-erp-supplier``; the demo resolves those with ``skip-erp-payment`` (the reimbursement
+    went through payroll), as a person in finance would, to show the queue at work.
+    """
+    postings = (await api.get("/process/flows/v1/instances", flow="expense-posting", status="completed",
+                              limit=200))["items"]
+    owed = [posting["outputs"].get("payment-obligation", {}).get("obligation_id") for posting in postings]
+    by_entity: dict[str, list[str]] = {}
+    for obligation_id in [owed_id for owed_id in owed if owed_id][:count]:
+        obligation = await api.get(f"/system/treasury/v1/payment-obligations/{obligation_id}")
+        if obligation["status"] == "open":
+            by_entity.setdefault(obligation["company_code"], []).append(obligation_id)
+    bank = await _sandbox_token(http, f"{TREASURY_SANDBOX}/oauth/token")
+    started = 0
+    done = 0
+    progress.show("payments confirmed", 0, len(by_entity))
+    for ids in by_entity.values():
+        run = await api.post("/system/treasury/v1/payment-runs", {"obligation_ids": ids})
+        if run.status_code != 201:
+            continue
+        run_id = run.json()["id"]
+        await api.post(f"/system/treasury/v1/payment-runs/{run_id}/release", None)
+        confirmation = await http.post(f"{TREASURY_SANDBOX}/api/v1/bank-confirmations",
+                                       json={"paymentRun": run_id, "result": "ACCEPTED"}, headers=bank)
+        if confirmation.status_code == 201:
+            sync = await api.post("/process/payments/v1/syncs", {"confirmation_id": confirmation.json()["uuid"],
+                                                                 "payment_run_id": run_id})
+            started += sync.status_code == 202
+        done += 1
+        progress.show("payments confirmed", done, len(by_entity))
+    for _ in range(100):  # let the syncs reach their stop, then resolve it
+        waiting = (await api.get("/process/flows/v1/instances", flow="payment-status-sync", status="active"))["items"]
+        if not waiting:
+            break
+        await asyncio.sleep(0.2)
+    stopped = (await api.get("/process/flows/v1/exceptions", reason="no-erp-supplier", limit=200))["items"]
+    for item in stopped:
+        await api.post(f"/process/flows/v1/instances/{item['id']}/resolve",
+                       {"decision": "skip-erp-payment", "note": "reimbursed through payroll (finrail demo)"})
+    return started
 
 
 def _report(out: TextIO, kpis: dict[str, Any], exceptions: list[dict[str, Any]], over_budget: int) -> None:

@@ -256,6 +256,8 @@ def test_the_demo_drives_a_day_and_prints_the_kpis(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "The day in numbers" in done.stderr
     assert "expense-posting" in done.stderr
+    assert "reports approved by managers" in done.stderr
+    assert "payments confirmed" in done.stderr
     listed = json.loads(finrail(env, "flows", "list", "--json"))
     flows = {item["flow"] for item in listed}
     assert {"supplier-onboarding", "expense-posting"} <= flows
