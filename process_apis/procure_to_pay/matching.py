@@ -68,19 +68,19 @@ class Tolerances(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     quantity_percent: Annotated[Decimal, msgspec.Meta(
         description="Percentage (0-100) by which the invoiced quantity may exceed the received quantity.",
-        extra_json_schema={"pattern": TOLERANCE_PATTERN})
+        extra_json_schema={"extra": {"pattern": TOLERANCE_PATTERN}})
     ] = DEFAULT_QUANTITY_TOLERANCE_PERCENT
     """Invoiced quantity may exceed the received quantity by this percentage (0 to 100)."""
     price_percent: Annotated[Decimal | None, msgspec.Meta(
         description="Percentage (0-100) of the order's unit price the invoiced unit price may differ by; "
                     "null: not checked.",
-        extra_json_schema={"pattern": TOLERANCE_PATTERN})
+        extra_json_schema={"extra": {"pattern": TOLERANCE_PATTERN}})
     ] = DEFAULT_PRICE_TOLERANCE_PERCENT
     """Unit price may differ from the order's by this percentage (0 to 100); null: not checked."""
     price_amount: Annotated[Decimal | None, msgspec.Meta(
         description="Amount per unit, in the invoice currency, the invoiced unit price may differ by; "
                     "null: not checked. Every limit given must hold.",
-        extra_json_schema={"pattern": TOLERANCE_PATTERN})
+        extra_json_schema={"extra": {"pattern": TOLERANCE_PATTERN}})
     ] = DEFAULT_PRICE_TOLERANCE_AMOUNT
     """Unit price may differ from the order's by this amount in the invoice currency; null: not checked."""
 
