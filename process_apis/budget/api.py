@@ -25,7 +25,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from policies.call import Call, current_call, governed
@@ -45,6 +45,7 @@ from process_apis.budget.store import (
 from process_apis.flow.model import BusinessError, TechnicalError
 from process_apis.flow.runtime import Runtime
 from system_apis.canonical import BudgetLine, CompanyCode, Money, Page
+from system_apis.paging import Cursor, Limit, cursor_page, foreign_cursor, list_errors, read_cursor
 
 __all__ = [
     "NAME",
@@ -83,6 +84,23 @@ ReservationId = Annotated[
     str,
     PathParameter(min_length=1, max_length=64, pattern=_ID_PATTERN, description="Id of the reservation."),
 ]
+
+RequisitionQuery = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=64, pattern=_ID_PATTERN, description="Only this requisition's.")
+]
+LineQuery = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=64, pattern=_ID_PATTERN, description="Only on this line.")
+]
+StatusQuery = Annotated[ReservationStatus | None, QueryParameter(description="Only in this status.")]
+
+
+class _Position(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a reservation list goes on, and the filters it was for."""
+
+    created_at: datetime
+    id: str
+    filters: tuple[str | None, str | None, str | None]
+
 
 # -- wire ------------------------------------------------------------------------------------
 
@@ -461,6 +479,32 @@ def routes(runtime: Runtime) -> list[Router]:
                         headers={"Location": f"{PREFIX}/reservations/{record.id}"})
 
     @get(
+        "/reservations",
+        responses=list_errors({}),
+        opt=governed("process:budget:read", operation="list_reservations"),
+    )
+    async def list_reservations(
+        requisition_id: RequisitionQuery = None,
+        budget_line_id: LineQuery = None,
+        status: StatusQuery = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[Reservation]:
+        """Reservations, newest first: a requisition's holds, a budget line's, those still held."""
+        filters = (requisition_id, budget_line_id, status)
+        position = read_cursor(cursor, _Position)
+        if position is not None and position.filters != filters:
+            raise foreign_cursor("it was issued for other filters")
+        found = await store.search(requisition_id=requisition_id, budget_line_id=budget_line_id, status=status,
+                                   limit=limit + 1,
+                                   before=(position.created_at, position.id) if position is not None else None)
+        shown = found[:limit]
+        following = None
+        if len(found) > limit:
+            following = _Position(created_at=shown[-1].created_at, id=shown[-1].id, filters=filters)
+        return cursor_page([reservation_view(record) for record in shown], following)
+
+    @get(
         "/reservations/{reservation_id:str}",
         responses=NOT_FOUND,
         opt=governed("process:budget:read", operation="get_reservation"),
@@ -517,4 +561,4 @@ def routes(runtime: Runtime) -> list[Router]:
         """End a reservation because its PO was issued: the commitment now lives in procurement and planning."""
         return await _end(request, services, reservation_id, "converted", data.purchase_order_id)
 
-    return [Router(path=PREFIX, route_handlers=[check, reserve, get_reservation, release, convert])]
+    return [Router(path=PREFIX, route_handlers=[check, reserve, list_reservations, get_reservation, release, convert])]

@@ -257,6 +257,25 @@ class ReservationStore:
             ).first()
         return None if row is None else _record(row)
 
+    async def search(
+        self, *, requisition_id: str | None, budget_line_id: str | None, status: str | None, limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> list[ReservationRecord]:
+        """Reservations matching the filters, newest first; ``before`` continues after a page's last item."""
+        table = budget_reservations
+        query = sa.select(table)
+        for column, value in (("requisition_id", requisition_id), ("budget_line_id", budget_line_id),
+                              ("status", status)):
+            if value is not None:
+                query = query.where(table.c[column] == value)
+        if before is not None:
+            created, last_id = before
+            query = query.where(sa.or_(table.c.created_at < created,
+                                       sa.and_(table.c.created_at == created, table.c.id < last_id)))
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_record(row) for row in (await conn.execute(query)).all()]
+
     async def end(
         self, reservation_id: str, status: Literal["released", "converted"], record_change: Recorder, *,
         purchase_order_id: str | None = None,

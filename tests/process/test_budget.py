@@ -280,3 +280,35 @@ async def test_reservations_are_audited_with_the_calls_correlation_id(
 async def _records(gateway: Gateway, correlation_id: str) -> Any:
     for record in await gateway.services.audit.query(correlation_id=correlation_id):
         yield record
+
+
+async def test_reservations_are_listed_by_requisition_line_and_status_page_by_page(budget: Budget) -> None:
+    line_id = (await budget.line())["id"]
+    made = []
+    for number in range(3):
+        answer = await budget.reserve(line_id, f"REQ-LIST-{number}", "5.00")
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["id"])
+    released = await budget.post(f"/reservations/{made[0]}/release")
+    assert released.status_code == 200, released.text
+
+    pages, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"budget_line_id": line_id, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = await budget.get(f"{PREFIX}/reservations", **params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        pages.append([item["id"] for item in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(page) for page in pages] == [2, 1]
+    assert sorted(id_ for page in pages for id_ in page) == sorted(made), "newest first, each once"
+
+    held = (await budget.get(f"{PREFIX}/reservations", budget_line_id=line_id, status="held")).json()["items"]
+    assert sorted(item["id"] for item in held) == sorted(made[1:])
+    one = (await budget.get(f"{PREFIX}/reservations", requisition_id="REQ-LIST-2")).json()["items"]
+    assert [item["id"] for item in one] == [made[2]]
+    other_filters = await budget.get(f"{PREFIX}/reservations", status="held", limit=1,
+                                     cursor=(await budget.get(f"{PREFIX}/reservations", limit=1)).json()["next_cursor"])
+    assert other_filters.status_code == 422, other_filters.text
