@@ -7,16 +7,16 @@ test sees each flow settle deterministically. Retries wait no time here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway.app import Gateway, create_app
+from gateway.app import Gateway
 from gateway.settings import Settings, load_settings
 from process_apis.flow.worker import Worker
-from tests.support import Operator, register
+from tests.support import Operator
 
 
 @pytest.fixture
@@ -37,26 +37,27 @@ def flows_settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def flows_gateway(flows_settings: Settings) -> AsyncIterator[Gateway]:
+def settings(flows_settings: Settings) -> Settings:
+    """The suite's ``gateway``, ``client`` and ``operator`` fixtures, on the process tier's settings."""
+    return flows_settings
+
+
+@pytest.fixture
+def flows_gateway(gateway: Gateway) -> Gateway:
     """The whole gateway, started and stopped, without a background worker."""
-    app = create_app(flows_settings)
-    await app.startup()
-    yield app
-    await app.shutdown()
+    return gateway
 
 
 @pytest.fixture
-async def flows_client(flows_gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+def flows_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
     """An HTTP client talking to that gateway in-process."""
-    transport = httpx.ASGITransport(app=flows_gateway, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+    return client
 
 
 @pytest.fixture
-async def flows_operator(flows_gateway: Gateway, flows_client: httpx.AsyncClient) -> Operator:
+def flows_operator(operator: Operator) -> Operator:
     """A gold-tier client with every scope of the catalog."""
-    return await register(flows_gateway, flows_client, sorted(flows_gateway.catalog.scopes))
+    return operator
 
 
 @pytest.fixture
